@@ -1,0 +1,2 @@
+//! `p2pcf`: the command-line front end (`serve`, `join`).
+fn main() {}
