@@ -1,1 +1,5 @@
-//! Shared helpers for the integration tests: start our server, miniflare with the real worker.js, Chromium pages.
+//! Shared helpers for the integration tests: start our server, the real worker.js under miniflare,
+//! and unmodified P2PCF pages in Chromium.
+pub mod browser;
+pub mod server;
+pub mod worker;
