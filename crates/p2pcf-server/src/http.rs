@@ -1,0 +1,336 @@
+//! The axum shell: extract, call the room logic, map to the worker's answers.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use rand::distributions::{Alphanumeric, DistString};
+
+use crate::config::ServerConfig;
+use crate::month::month_key;
+use crate::request::{self, Rejection};
+use crate::room::PollOutcome;
+use crate::store::{MemoryStore, Store, StoreError};
+
+const TEXT_PLAIN: &str = "text/plain;charset=UTF-8";
+const HEALTH_PAGE: &str = "<html><body style=\"font-size: 24px; padding: 18px; font-family: Arial, sans-serif\"\">Hello from P2PCF<br/><div style=\"line-height: 28px; margin-top: 8px; font-size: 0.8em\">&#128077; R2 bucket is configured properly, ready to serve.</div></body></html>";
+
+/// What the handlers share: the configuration and the store.
+#[derive(Clone)]
+pub struct AppState {
+    config: Arc<ServerConfig>,
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over the store named by `config.store` (opening a file store reads its directory).
+    pub fn new(config: ServerConfig) -> Result<Self, StoreError> {
+        let store: Arc<dyn Store> = match &config.store {
+            crate::StoreConfig::Memory => Arc::new(MemoryStore::new()),
+            crate::StoreConfig::File { path } => Arc::new(crate::store::FileStore::open(path)?),
+        };
+        Ok(Self::with_store(config, store))
+    }
+
+    /// State over a store of your own (`config.store` is ignored).
+    pub fn with_store(config: ServerConfig, store: Arc<dyn Store>) -> Self {
+        Self {
+            config: Arc::new(config),
+            store,
+        }
+    }
+
+    /// The store behind this state.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The configuration behind this state.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+}
+
+/// The worker as an axum router: every path, every method. Vacuum is not started here (see
+/// [`crate::serve`]); expired entries are hidden regardless.
+pub fn router(state: AppState) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64)
+}
+
+async fn handle(State(state): State<AppState>, req: Request) -> Response {
+    let method = req.method().clone();
+    let response = route(&state, req).await;
+    tracing::debug!(%method, status = response.status().as_u16(), "request");
+    response
+}
+
+async fn route(state: &AppState, req: Request) -> Response {
+    let now = now_ms();
+    if let Some(refused) = origin_policy(state, req.headers(), now).await {
+        return refused;
+    }
+    let method = req.method();
+    if method == Method::GET {
+        return respond(StatusCode::OK, &[(CONTENT_TYPE, "text/html")], HEALTH_PAGE);
+    }
+    if method == Method::OPTIONS {
+        return options(req.headers());
+    }
+    if !is_json(req.headers()) {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "Expected content-type application/json",
+        );
+    }
+    let is_leave = method == Method::DELETE
+        || header(req.headers(), "x-worker-method").as_deref() == Some("DELETE");
+    if !is_leave && method != Method::POST {
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
+    }
+    let body = match read_body(state, req).await {
+        Ok(body) => body,
+        Err(too_large) => return too_large,
+    };
+    let payload = request::parse_body(&body);
+    let result = if is_leave {
+        leave(state, &payload, now).await
+    } else {
+        poll(state, &payload, now).await
+    };
+    match result {
+        Ok(answer) => answer,
+        Err(Failure::Rejected(Rejection(text))) => cors(StatusCode::BAD_REQUEST, text),
+        Err(Failure::Store(e)) => {
+            tracing::error!(error = %e, "store failure");
+            cors(StatusCode::INTERNAL_SERVER_ERROR, "Internal error".into())
+        }
+    }
+}
+
+enum Failure {
+    Rejected(Rejection),
+    Store(StoreError),
+}
+
+impl From<Rejection> for Failure {
+    fn from(r: Rejection) -> Self {
+        Self::Rejected(r)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+type Payload = serde_json::Map<String, serde_json::Value>;
+
+async fn poll(state: &AppState, payload: &Payload, now: f64) -> Result<Response, Failure> {
+    let req = request::poll_request(payload, now)?;
+    let delete_key = match req.packages {
+        Some(_) => Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
+        None => String::new(),
+    };
+    let mut outcome = PollOutcome::default();
+    state
+        .store
+        .update_room(&req.room, &mut |room| {
+            outcome = room.poll(&req, now, &delete_key);
+            outcome.changed
+        })
+        .await?;
+    if outcome.joined {
+        if let Some(peer) = &req.peer {
+            tracing::info!(room = %req.room, context = %peer.context_id, "peer joined");
+        }
+    }
+    Ok(cors(StatusCode::OK, outcome.body))
+}
+
+async fn leave(state: &AppState, payload: &Payload, now: f64) -> Result<Response, Failure> {
+    let req = request::leave_request(payload, now)?;
+    let mut left = false;
+    state
+        .store
+        .update_room(&req.room, &mut |room| {
+            left = room.leave(&req, now);
+            left
+        })
+        .await?;
+    if !left {
+        return Ok(cors(StatusCode::NOT_FOUND, "No delete key".into()));
+    }
+    if let Some(target) = &req.target {
+        tracing::info!(room = %req.room, context = %target.context_id, "peer left");
+    }
+    Ok(cors(StatusCode::OK, "{}".into()))
+}
+
+/// `getResponseIfDisallowed`, with an exact count of every request.
+async fn origin_policy(state: &AppState, headers: &HeaderMap, now: f64) -> Option<Response> {
+    let origin = header(headers, "origin")?;
+    if origin.is_empty() || state.config.allowed_origins.iter().any(|o| *o == origin) {
+        return None;
+    }
+    let quota = state.config.effective_origin_quota();
+    if quota == 0 {
+        return Some(plain(StatusCode::UNAUTHORIZED, "Unauthorized"));
+    }
+    match state
+        .store
+        .incr_origin_count(&origin, &month_key(now))
+        .await
+    {
+        Ok(count) if count > quota => Some(plain(StatusCode::TOO_MANY_REQUESTS, "Over quota")),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "origin counter failed");
+            Some(plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal error"))
+        }
+    }
+}
+
+fn options(headers: &HeaderMap) -> Response {
+    let requested = header(headers, "access-control-request-headers");
+    let preflight = headers.contains_key("origin")
+        && headers.contains_key("access-control-request-method")
+        && requested.is_some();
+    match requested {
+        Some(requested) if preflight => {
+            let mut response = respond(StatusCode::OK, &CORS[1..], "");
+            if let Ok(value) = HeaderValue::from_str(&requested) {
+                response
+                    .headers_mut()
+                    .insert("access-control-allow-headers", value);
+            }
+            response
+        }
+        _ => respond(
+            StatusCode::OK,
+            &[(
+                HeaderName::from_static("allow"),
+                "GET, POST, DELETE, OPTIONS",
+            )],
+            "",
+        ),
+    }
+}
+
+/// The worker compares the (trimmed) header to `application/json`; we also accept a
+/// `charset=utf-8` parameter and any letter case.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = header(headers, "content-type") else {
+        return false;
+    };
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return false;
+    }
+    parts.all(|param| {
+        let param = param.trim();
+        param.is_empty()
+            || param.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("charset")
+                    && v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            })
+    })
+}
+
+/// `Headers.get`: every value of the header joined by `", "`, trimmed.
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    let mut joined = latin1(first.as_bytes());
+    for more in values {
+        let mut s = joined.into_owned();
+        s.push_str(", ");
+        s.push_str(&latin1(more.as_bytes()));
+        joined = Cow::Owned(s);
+    }
+    Some(match joined {
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim_matches(HTTP_WS)),
+        Cow::Owned(s) => Cow::Owned(s.trim_matches(HTTP_WS).to_owned()),
+    })
+}
+
+const HTTP_WS: &[char] = &[' ', '\t', '\r', '\n'];
+
+fn latin1(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if s.is_ascii() => Cow::Borrowed(s),
+        _ => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+    }
+}
+
+async fn read_body(state: &AppState, req: Request) -> Result<Bytes, Response> {
+    let limit = state.config.max_body_bytes;
+    let declared = header(req.headers(), "content-length").and_then(|v| v.parse::<u64>().ok());
+    let too_large = || cors(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large".into());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| too_large())
+}
+
+const CORS: [(HeaderName, &str); 4] = [
+    (CONTENT_TYPE, TEXT_PLAIN),
+    (HeaderName::from_static("access-control-allow-origin"), "*"),
+    (
+        HeaderName::from_static("access-control-allow-methods"),
+        "GET,HEAD,POST,DELETE,OPTIONS",
+    ),
+    (HeaderName::from_static("access-control-max-age"), "86400"),
+];
+
+/// A text answer with the CORS headers and `Vary: Origin` (the worker's JSON and 4xx answers).
+fn cors(status: StatusCode, body: String) -> Response {
+    let mut response = respond(status, &CORS, body);
+    response
+        .headers_mut()
+        .insert("vary", HeaderValue::from_static("Origin"));
+    response
+}
+
+/// A bare `new Response(text, { status })`.
+fn plain(status: StatusCode, body: &'static str) -> Response {
+    respond(status, &[(CONTENT_TYPE, TEXT_PLAIN)], body)
+}
+
+fn respond(
+    status: StatusCode,
+    headers: &[(HeaderName, &'static str)],
+    body: impl Into<Body>,
+) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    for (name, value) in headers {
+        response
+            .headers_mut()
+            .insert(name.clone(), HeaderValue::from_static(value));
+    }
+    response
+}
