@@ -1,0 +1,123 @@
+//! Conformance: the same table of HTTP exchanges runs against the real worker.js (under
+//! miniflare) and against our server, in the same test run. Each answer must meet its
+//! expectation, and the two targets' normalized answers must be equal step by step, except
+//! where a step names a documented improvement (see `conformance/improvements.rs`).
+
+mod conformance {
+    pub mod cases_http;
+    pub mod cases_room;
+    pub mod fixtures;
+    pub mod improvements;
+    pub mod runner;
+}
+
+use std::time::Duration;
+
+use conformance::fixtures::{now_ms, one_shot_client, room_id};
+use conformance::runner::{run_case, Case, Step, Target};
+use futures::future::join_all;
+use p2pcf_tests::worker::RealWorker;
+
+/// Runs every case against every target, compares, and returns the list of failures.
+async fn run_group(cases: Vec<Case>, targets: &[(Target, String)]) -> Vec<String> {
+    let client = one_shot_client();
+    let runs = cases.iter().map(|case| {
+        let client = &client;
+        async move {
+            let steps = (case.build)(&room_id("conf"), now_ms());
+            let per_target = join_all(
+                targets
+                    .iter()
+                    .map(|(target, url)| run_case(client, url, *target, &steps)),
+            )
+            .await;
+            let mut failures = Vec::new();
+            for ((target, _), run) in targets.iter().zip(&per_target) {
+                for f in &run.failures {
+                    failures.push(format!("[{}][{target:?}] {f}", case.name));
+                }
+            }
+            if let [worker, ours] = per_target.as_slice() {
+                failures.extend(compare(case.name, &steps, worker, ours));
+            }
+            failures
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(240), join_all(runs))
+        .await
+        .expect("conformance cases did not finish within 240 s")
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Step-by-step equality of the normalized answers, except on steps with a documented
+/// improvement (those are checked against their own expectation by `run_case`).
+fn compare(
+    name: &str,
+    steps: &[Step],
+    worker: &conformance::runner::CaseRun,
+    ours: &conformance::runner::CaseRun,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let Step::Send(exchange) = step else { continue };
+        if exchange.ours.is_some() {
+            continue;
+        }
+        if let (Some(Some(w)), Some(Some(o))) = (worker.observed.get(i), ours.observed.get(i)) {
+            if w != o {
+                failures.push(format!(
+                    "[{name}] step {i} ({}): worker and ours differ\n      worker: {w:?}\n      ours:   {o:?}",
+                    exchange.note
+                ));
+            }
+        }
+    }
+    failures
+}
+
+fn report(group: &str, failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{group}: {} conformance failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_config_cases_match_real_worker() {
+    let worker = RealWorker::start(&[]).await.expect("start worker");
+    let mut cases = conformance::cases_room::cases();
+    cases.extend(conformance::cases_http::cases());
+    let targets = [(Target::Worker, worker.url.clone())];
+    report("default config", run_group(cases, &targets).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_origins_cases_match_real_worker() {
+    let worker = RealWorker::start(&[("ALLOWED_ORIGINS", "https://good.example,https://also.example")])
+        .await
+        .expect("start worker");
+    let targets = [(Target::Worker, worker.url.clone())];
+    report(
+        "allowed origins",
+        run_group(conformance::cases_http::allowed_origin_cases(), &targets).await,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_quota_cases_match_real_worker() {
+    let worker = RealWorker::start(&[
+        ("ALLOWED_ORIGINS", "https://good.example"),
+        ("ORIGIN_QUOTA", "1000000"),
+    ])
+    .await
+    .expect("start worker");
+    let targets = [(Target::Worker, worker.url.clone())];
+    report(
+        "origin quota",
+        run_group(conformance::cases_http::quota_cases(), &targets).await,
+    );
+}
