@@ -2,9 +2,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod chunk;
+pub mod config;
 mod error;
 pub mod ice;
 mod ids;
+pub mod sdp;
 pub mod signal;
 pub mod wire;
 
