@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use anyhow::ensure;
+use p2pcf_server::ServerConfig;
 use p2pcf_tests::browser::{ev, seeded_bytes, sha256_hex, BrowserPeers};
 use p2pcf_tests::worker::RealWorker;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// P2PCF needs ~10 s to connect on loopback (trickle wait, polling rate); leave room for a busy CI.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -87,4 +89,38 @@ async fn two_js_clients_exchange_messages(worker_url: &str) -> anyhow::Result<()
 async fn js_clients_exchange_messages_through_real_worker() -> anyhow::Result<()> {
     let worker = RealWorker::start(&[]).await?;
     two_js_clients_exchange_messages(&worker.url).await
+}
+
+#[tokio::test]
+async fn js_clients_exchange_messages_through_our_server() -> anyhow::Result<()> {
+    let server = OurServer::start(ServerConfig::default()).await?;
+    two_js_clients_exchange_messages(&server.url).await
+}
+
+/// Our server on 127.0.0.1:any, stopped when dropped.
+// TODO: switch to p2pcf_tests::server::TestServer once tests/support/server.rs provides it.
+struct OurServer {
+    url: String,
+    _stop: DropGuard,
+}
+
+impl OurServer {
+    async fn start(config: ServerConfig) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let stop = CancellationToken::new();
+        let shutdown = stop.clone();
+        tokio::spawn(async move {
+            if let Err(e) =
+                p2pcf_server::serve(listener, config, async move { shutdown.cancelled().await })
+                    .await
+            {
+                eprintln!("our server failed: {e}");
+            }
+        });
+        Ok(Self {
+            url,
+            _stop: stop.drop_guard(),
+        })
+    }
 }

@@ -221,10 +221,11 @@ impl BrowserPeers {
         pred: impl EventPredicate,
         timeout: Duration,
     ) -> anyhow::Result<Value> {
+        let wanted = pred.describe();
         match self.next_match(pred, Instant::now() + timeout).await? {
             Some(event) => Ok(event),
             None => bail!(
-                "no matching browser event within {timeout:?}\n{}",
+                "no browser event within {timeout:?}: waited for {wanted}\n{}",
                 self.recent()
             ),
         }
@@ -375,6 +376,11 @@ impl EventMatch {
 /// (annotate the closure argument: `|e: &Value| e["ev"] == "msg"`).
 pub trait EventPredicate {
     fn test(&mut self, event: &Value) -> bool;
+
+    /// What the predicate looks for, for failure messages.
+    fn describe(&self) -> String {
+        "an event matching a custom predicate".to_owned()
+    }
 }
 
 impl<F: FnMut(&Value) -> bool> EventPredicate for F {
@@ -386,6 +392,15 @@ impl<F: FnMut(&Value) -> bool> EventPredicate for F {
 impl EventPredicate for EventMatch {
     fn test(&mut self, event: &Value) -> bool {
         self.matches(event)
+    }
+
+    fn describe(&self) -> String {
+        let fields: serde_json::Map<String, Value> = self
+            .fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        format!("an event with {}", Value::Object(fields))
     }
 }
 
