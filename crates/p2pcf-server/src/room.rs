@@ -232,3 +232,7 @@ fn new_entry(peer: &PeerInfo, packages: &[Package], delete_key: String, now_ms: 
         packages: packages.to_vec(),
     }
 }
+
+#[cfg(test)]
+#[path = "room_tests.rs"]
+mod tests;
