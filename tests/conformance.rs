@@ -16,6 +16,8 @@ use std::time::Duration;
 use conformance::fixtures::{now_ms, one_shot_client, room_id};
 use conformance::runner::{run_case, Case, Step, Target};
 use futures::future::join_all;
+use p2pcf_server::ServerConfig;
+use p2pcf_tests::server::TestServer;
 use p2pcf_tests::worker::RealWorker;
 
 /// Runs every case against every target, compares, and returns the list of failures.
@@ -86,38 +88,63 @@ fn report(group: &str, failures: Vec<String>) {
     );
 }
 
+/// Starts the real worker with `bindings` and our server with the matching `config`.
+async fn targets(
+    bindings: &[(&str, &str)],
+    config: ServerConfig,
+) -> (RealWorker, TestServer, [(Target, String); 2]) {
+    let (worker, ours) = tokio::join!(RealWorker::start(bindings), TestServer::start(config));
+    let (worker, ours) = (worker.expect("start worker"), ours.expect("start our server"));
+    let urls = [(Target::Worker, worker.url.clone()), (Target::Ours, ours.url.clone())];
+    (worker, ours, urls)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_config_cases_match_real_worker() {
-    let worker = RealWorker::start(&[]).await.expect("start worker");
+    let (_worker, _ours, urls) = targets(&[], ServerConfig::default()).await;
     let mut cases = conformance::cases_room::cases();
     cases.extend(conformance::cases_http::cases());
-    let targets = [(Target::Worker, worker.url.clone())];
-    report("default config", run_group(cases, &targets).await);
+    report("default config", run_group(cases, &urls).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowed_origins_cases_match_real_worker() {
-    let worker = RealWorker::start(&[("ALLOWED_ORIGINS", "https://good.example,https://also.example")])
-        .await
-        .expect("start worker");
-    let targets = [(Target::Worker, worker.url.clone())];
-    report(
-        "allowed origins",
-        run_group(conformance::cases_http::allowed_origin_cases(), &targets).await,
-    );
+    let allowed = ["https://good.example", "https://also.example"];
+    let config = ServerConfig {
+        allowed_origins: allowed.map(String::from).to_vec(),
+        ..ServerConfig::default()
+    };
+    let (_worker, _ours, urls) = targets(&[("ALLOWED_ORIGINS", &allowed.join(","))], config).await;
+    let cases = conformance::cases_http::allowed_origin_cases();
+    report("allowed origins", run_group(cases, &urls).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn origin_quota_cases_match_real_worker() {
-    let worker = RealWorker::start(&[
-        ("ALLOWED_ORIGINS", "https://good.example"),
-        ("ORIGIN_QUOTA", "1000000"),
-    ])
-    .await
-    .expect("start worker");
-    let targets = [(Target::Worker, worker.url.clone())];
+    let config = ServerConfig {
+        allowed_origins: vec!["https://good.example".into()],
+        origin_quota: Some(1_000_000),
+        ..ServerConfig::default()
+    };
+    let bindings = [("ALLOWED_ORIGINS", "https://good.example"), ("ORIGIN_QUOTA", "1000000")];
+    let (_worker, _ours, urls) = targets(&bindings, config).await;
+    let cases = conformance::cases_http::quota_cases();
+    report("origin quota", run_group(cases, &urls).await);
+}
+
+/// Exact counting, against our server only: the worker counts 1 request in 100 (adding 100),
+/// so its 429 arrives at a random request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_quota_is_counted_exactly() {
+    let config = ServerConfig {
+        allowed_origins: vec!["https://good.example".into()],
+        origin_quota: Some(3),
+        ..ServerConfig::default()
+    };
+    let ours = TestServer::start(config).await.expect("start our server");
+    let urls = [(Target::Ours, ours.url.clone())];
     report(
-        "origin quota",
-        run_group(conformance::cases_http::quota_cases(), &targets).await,
+        "exact quota",
+        run_group(conformance::cases_http::exact_quota_cases(), &urls).await,
     );
 }

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::fixtures::Peer;
 use super::improvements::Improvement;
 use super::runner::{
-    answer, bare, bare_request, client_error, post, rejected, worker_throws, BodyExpect, Case,
+    answer, bare, bare_request, post, rejected, worker_throws, BodyExpect, Case,
     Exchange, Expect, Step,
 };
 
@@ -16,6 +16,7 @@ pub fn cases() -> Vec<Case> {
         Case { name: "validation_rejects_with_exact_texts", build: validation },
         Case { name: "validation_accepts_worker_edge_values", build: accepted_edges },
         Case { name: "wrong_json_types_and_non_json", build: wrong_types },
+        Case { name: "null_package_does_not_poison_room", build: null_package },
         Case { name: "content_type_is_checked_before_anything", build: content_types },
         Case { name: "get_health_page_and_options", build: get_and_options },
         Case { name: "default_policy_lets_any_origin_through", build: any_origin },
@@ -147,31 +148,69 @@ fn accepted_edges(room: &str, now: u64) -> Vec<Step> {
     ]
 }
 
-/// Inputs on which worker.js throws (500); we answer 400 (documented improvement).
+/// Inputs on which worker.js throws (500) or wrongly accepts a type; we answer 400 with the
+/// text of the check that should have caught it (documented improvements).
 fn wrong_types(room: &str, now: u64) -> Vec<Step> {
-    let crash = |note: &str, body: Exchange, exception: &str| -> Step {
+    let crash = |note: &str, body: Exchange, exception: &str, ours: &str| -> Step {
         body.note(note)
             .expect(worker_throws(exception))
-            .ours(Improvement::BadRequestInsteadOfCrash, client_error(400))
+            .ours(Improvement::BadRequestInsteadOfCrash, rejected(400, ours))
             .step()
     };
+    let leave = |body: Exchange| body.header("x-worker-method", "DELETE");
+    let stricter = |note: &str, field: &str, value: Value, ours: &str| -> Step {
+        post(publish_with(room, now, field, Some(value)))
+            .note(note)
+            .expect(answer(json!({"ps": "$any", "pk": [], "dk": "$any"})))
+            .ours(Improvement::StricterTypes, rejected(400, ours))
+            .step()
+    };
+    let no_room = "Bad room idundefined";
     vec![
-        crash("numeric room id", post(json!({"r": 1234})), "TypeError"),
-        crash("IP not a string", post(publish_with(room, now, "d.5", Some(json!([5])))), "TypeError"),
-        crash("IPs an object", post(publish_with(room, now, "d.5", Some(json!({"a": 1})))), "TypeError"),
-        crash("body not JSON", post(json!(null)).raw(b"nope"), "SyntaxError"),
-        crash("empty body", post(json!(null)).raw(b""), "SyntaxError"),
-        crash("truncated JSON", post(json!(null)).raw(br#"{"r": "abcd""#), "SyntaxError"),
+        crash("numeric room id", post(json!({"r": 1234})), "TypeError", "Bad room id1234"),
+        crash(
+            "IP not a string",
+            post(publish_with(room, now, "d.5", Some(json!([5])))),
+            "TypeError",
+            "Bad reflexive IPs",
+        ),
+        crash(
+            "IPs an object",
+            post(publish_with(room, now, "d.5", Some(json!({"a": 1})))),
+            "TypeError",
+            "Bad reflexive IPs",
+        ),
+        crash("body not JSON", post(json!(null)).raw(b"nope"), "SyntaxError", no_room),
+        crash("empty body", post(json!(null)).raw(b""), "SyntaxError", no_room),
+        crash("truncated JSON", post(json!(null)).raw(br#"{"r": "abcd""#), "SyntaxError", no_room),
+        crash("JSON null body", post(json!(null)), "TypeError", no_room),
+        crash("leave: not JSON", leave(post(json!(null)).raw(b"{")), "SyntaxError", "Missing delete key"),
         post(json!([1, 2]))
             .note("JSON array body has no room id")
-            .expect(rejected(400, "Bad room idundefined"))
+            .expect(rejected(400, no_room))
             .step(),
-        crash("JSON null body", post(json!(null)), "TypeError"),
-        crash(
-            "leave: not JSON",
-            post(json!(null)).raw(b"{").header("x-worker-method", "DELETE"),
-            "SyntaxError",
-        ),
+        stricter("numeric context id", "k", json!(12345), "Bad context id"),
+        stricter("numeric session id", "d.0", json!(12345), "Bad session id"),
+        stricter("numeric client id", "d.1", json!(12345), "Bad client id"),
+    ]
+}
+
+/// A `null` package poisons a worker room: every other session's poll then throws.
+fn null_package(room: &str, now: u64) -> Vec<Step> {
+    let (a, b) = (Peer::new("A"), Peer::new("B"));
+    vec![
+        post(a.publish(room, now, json!([null])))
+            .note("A publishes a null package")
+            .expect(answer(json!({"ps": [], "pk": [], "dk": "$dk:A"})))
+            .step(),
+        post(b.poll(room, now))
+            .note("B polls the room")
+            .expect(worker_throws("TypeError"))
+            .ours(
+                Improvement::PackagesMustBeArrays,
+                answer(json!({"ps": [a.seen(now)], "pk": []})),
+            )
+            .step(),
     ]
 }
 
@@ -189,6 +228,17 @@ fn content_types(room: &str, now: u64) -> Vec<Step> {
             .expect(wrong())
             .step(),
         valid().header("content-type", "application/jsonp").note("jsonp").expect(wrong()).step(),
+        valid()
+            .header("content-type", "application/json; charset=latin1")
+            .note("other charset")
+            .expect(wrong())
+            .step(),
+        valid()
+            .header("content-type", "APPLICATION/JSON")
+            .note("upper case")
+            .expect(wrong())
+            .ours(Improvement::LenientContentType, ok())
+            .step(),
         valid()
             .header("content-type", "application/json ")
             .note("trailing space, as the JS client sends it")
@@ -321,6 +371,36 @@ fn with_quota(room: &str, _now: u64) -> Vec<Step> {
     vec![
         read().header("origin", "https://good.example").note("allowed").expect(ok()).step(),
         read().header("origin", "https://evil.example").note("other, under quota").expect(ok()).step(),
+        read().note("no Origin").expect(ok()).step(),
+    ]
+}
+
+/// Ours only, with `origin_quota: Some(3)` and one allowed origin: every request from another
+/// origin counts (any method), the fourth is refused, per origin.
+pub fn exact_quota_cases() -> Vec<Case> {
+    vec![Case { name: "fourth_request_of_an_origin_is_over_quota", build: exact_quota }]
+}
+
+fn exact_quota(room: &str, _now: u64) -> Vec<Step> {
+    let read = || post(json!({"r": room}));
+    let ok = || answer(json!({"ps": [], "pk": []}));
+    let evil = "https://evil.example";
+    vec![
+        read().header("origin", evil).note("1st").expect(ok()).step(),
+        bare_request(Method::GET)
+            .header("origin", evil)
+            .note("2nd (GET counts too)")
+            .expect(Expect {
+                status: 200,
+                body: BodyExpect::Contains("Hello from P2PCF".into()),
+                headers: vec![],
+            })
+            .step(),
+        read().header("origin", evil).note("3rd").expect(ok()).step(),
+        read().header("origin", evil).note("4th").expect(bare(429, "Over quota")).step(),
+        read().header("origin", evil).note("5th").expect(bare(429, "Over quota")).step(),
+        read().header("origin", "https://other.example").note("another origin").expect(ok()).step(),
+        read().header("origin", "https://good.example").note("allowed origin").expect(ok()).step(),
         read().note("no Origin").expect(ok()).step(),
     ]
 }
