@@ -9,6 +9,7 @@
 //! - [`chunk`]: the data-channel chunk codec ([`chunk::split`], [`chunk::Reassembler`]).
 //! - [`signal`]: the in-channel signal framing and simple-peer signal shapes.
 //! - [`sdp`]: `createSdp`, fingerprints, candidates, network settings, random ids.
+//! - [`file`]: the file-transfer message (magic, JSON header, bytes) and name sanitizing.
 //! - [`config`]: [`config::ClientConfig`] with the JS defaults.
 //!
 //! # Example
@@ -65,6 +66,7 @@
 
 pub mod chunk;
 pub mod config;
+pub mod file;
 mod error;
 pub mod ice;
 mod ids;
