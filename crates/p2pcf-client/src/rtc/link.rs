@@ -1,0 +1,404 @@
+//! `PeerLink`: one webrtc-rs peer connection and its single data channel, set up the P2PCF way.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use p2pcf_proto::IceServer;
+use rand::distributions::{Alphanumeric, DistString};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+use webrtc::data_channel::data_channel_init::RTCDataChannelInit;
+use webrtc::data_channel::data_channel_state::RTCDataChannelState;
+use webrtc::data_channel::RTCDataChannel;
+use webrtc::ice_transport::ice_candidate::RTCIceCandidateInit;
+use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
+use webrtc::peer_connection::RTCPeerConnection;
+
+use super::link_state::{LinkState, Signal};
+use super::sdp::{
+    check_ice_credentials, create_sdp, ice_credentials, remote_answer_sdp, to_rtc_ice_servers,
+};
+use super::{LinkEvent, LocalCertificate, RtcError, RtcOptions};
+
+/// If the buffered-amount-low callback were ever missed, a waiting sender re-checks after this.
+const BACKPRESSURE_RECHECK: Duration = Duration::from_millis(500);
+
+/// Peer B's inputs: what it knows about peer A from the room's peer list.
+#[derive(Debug, Clone, Default)]
+pub struct InitiatorParams {
+    /// STUN or TURN servers for this connection.
+    pub ice_servers: Vec<IceServer>,
+    /// The ICE username fragment B invents for A (A must use it).
+    pub remote_ufrag: String,
+    /// The ICE password B invents for A.
+    pub remote_pwd: String,
+    /// A's published DTLS fingerprint (base64 of 32 bytes).
+    pub remote_dtls_b64: String,
+    /// A's published reflexive IPs: each becomes a srflx candidate on port 30000.
+    pub remote_reflexive_ips: Vec<String>,
+}
+
+/// Peer A's inputs: the package B left for it.
+#[derive(Debug, Clone, Default)]
+pub struct AnswererParams {
+    /// STUN or TURN servers for this connection.
+    pub ice_servers: Vec<IceServer>,
+    /// B's ICE username fragment (from B's offer).
+    pub remote_ufrag: String,
+    /// B's ICE password.
+    pub remote_pwd: String,
+    /// B's DTLS fingerprint (base64 of 32 bytes).
+    pub remote_dtls_b64: String,
+    /// B's candidates, `candidate:…` strings.
+    pub remote_candidates: Vec<String>,
+    /// The ICE username fragment B chose for us.
+    pub local_ufrag: String,
+    /// The ICE password B chose for us.
+    pub local_pwd: String,
+}
+
+/// What peer B puts into its package for A (besides its candidates, which arrive later as
+/// [`LinkEvent::CandidatesGathered`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalOffer {
+    pub ufrag: String,
+    pub pwd: String,
+    pub dtls_b64: String,
+}
+
+/// One webrtc-rs peer connection and its ordered, reliable data channel.
+///
+/// Events go to the channel given at construction, tagged with the link's key. Dropping the link
+/// stops its events and closes the connection in the background.
+pub struct PeerLink {
+    key: String,
+    pc: Arc<RTCPeerConnection>,
+    channel: Arc<OnceLock<Arc<RTCDataChannel>>>,
+    buffered_low: Arc<Notify>,
+    hooks_installed: tokio::sync::OnceCell<()>,
+    finished: Arc<AtomicBool>,
+    high_water_mark: usize,
+    driver: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for PeerLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerLink")
+            .field("key", &self.key)
+            .field("state", &self.pc.connection_state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PeerLink {
+    /// Peer B: creates the connection and the data channel, sets its offer locally and A's
+    /// synthetic answer remotely. Returns what B publishes for A.
+    pub async fn initiator(
+        key: String,
+        cert: &LocalCertificate,
+        opts: &RtcOptions,
+        p: InitiatorParams,
+        events: mpsc::UnboundedSender<(String, LinkEvent)>,
+    ) -> Result<(PeerLink, LocalOffer), RtcError> {
+        check_ice_credentials(&p.remote_ufrag, &p.remote_pwd)?;
+        let answer = remote_answer_sdp(
+            &p.remote_ufrag,
+            &p.remote_pwd,
+            &p.remote_dtls_b64,
+            &p.remote_reflexive_ips,
+        )?;
+        let api = opts.build_api(None)?;
+        let pc = api
+            .new_peer_connection(config(&p.ice_servers, cert))
+            .await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let link = PeerLink::start(key, Arc::new(pc), &tx, rx, events, opts);
+
+        // tiny-simple-peer: a random 20-character label, default (ordered, reliable) config.
+        let label = Alphanumeric.sample_string(&mut rand::thread_rng(), 20);
+        let init = RTCDataChannelInit {
+            ordered: Some(true),
+            ..Default::default()
+        };
+        let dc = link.pc.create_data_channel(&label, Some(init)).await?;
+        wire_channel(&dc, &tx);
+        let _ = link.channel.set(dc);
+
+        let offer = link.pc.create_offer(None).await?;
+        let (ufrag, pwd) = ice_credentials(&offer.sdp)?;
+        link.pc.set_local_description(offer).await?;
+        tracing::trace!(key = %link.key, sdp = %answer, "remote answer");
+        link.pc
+            .set_remote_description(RTCSessionDescription::answer(answer)?)
+            .await?;
+        let offer = LocalOffer {
+            ufrag,
+            pwd,
+            dtls_b64: cert.fingerprint_b64(),
+        };
+        Ok((link, offer))
+    }
+
+    /// Peer A: builds B's offer from its package, adds B's candidates and answers with the ICE
+    /// credentials B chose. The data channel arrives from B.
+    pub async fn answerer(
+        key: String,
+        cert: &LocalCertificate,
+        opts: &RtcOptions,
+        p: AnswererParams,
+        events: mpsc::UnboundedSender<(String, LinkEvent)>,
+    ) -> Result<PeerLink, RtcError> {
+        check_ice_credentials(&p.remote_ufrag, &p.remote_pwd)?;
+        check_ice_credentials(&p.local_ufrag, &p.local_pwd)?;
+        let offer = create_sdp(true, &p.remote_ufrag, &p.remote_pwd, &p.remote_dtls_b64)?;
+        let api = opts.build_api(Some((p.local_ufrag.clone(), p.local_pwd.clone())))?;
+        let pc = api
+            .new_peer_connection(config(&p.ice_servers, cert))
+            .await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let link = PeerLink::start(key, Arc::new(pc), &tx, rx, events, opts);
+
+        let channel = Arc::clone(&link.channel);
+        link.pc.on_data_channel(Box::new(move |dc| {
+            // webrtc-rs starts reading right after this returns, so the forwarding handlers must
+            // be in place now. Later channels (not part of P2PCF) are ignored.
+            if channel.set(Arc::clone(&dc)).is_ok() {
+                wire_channel(&dc, &tx);
+            }
+            Box::pin(async {})
+        }));
+
+        tracing::trace!(key = %link.key, sdp = %offer, "remote offer");
+        link.pc
+            .set_remote_description(RTCSessionDescription::offer(offer)?)
+            .await?;
+        link.add_remote_candidates(p.remote_candidates).await?;
+        let answer = link.pc.create_answer(None).await?;
+        if ice_credentials(&answer.sdp)? != (p.local_ufrag, p.local_pwd) {
+            tracing::warn!(key = %link.key, "answer does not carry the forced ICE credentials");
+        }
+        link.pc.set_local_description(answer).await?;
+        Ok(link)
+    }
+
+    /// The key events of this link are tagged with.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Adds the other side's candidates (`candidate:…` strings). Candidates webrtc-rs cannot use
+    /// (mDNS `.local` names, TCP) are skipped; returns how many were accepted.
+    pub async fn add_remote_candidates(&self, candidates: Vec<String>) -> Result<usize, RtcError> {
+        let mut accepted = 0;
+        for candidate in candidates {
+            if candidate.is_empty() {
+                continue;
+            }
+            let init = RTCIceCandidateInit {
+                candidate,
+                sdp_mid: Some("0".into()),
+                sdp_mline_index: Some(0),
+                username_fragment: None,
+            };
+            let shown = init.candidate.clone();
+            match self.pc.add_ice_candidate(init).await {
+                Ok(()) => accepted += 1,
+                Err(webrtc::Error::ErrConnectionClosed) => return Err(RtcError::Closed),
+                Err(e) => {
+                    tracing::debug!(key = %self.key, candidate = %shown, "candidate skipped: {e}")
+                }
+            }
+        }
+        Ok(accepted)
+    }
+
+    /// Sends one data-channel message (callers chunk to ≤ 16000 bytes). Waits, without polling,
+    /// while more than the high-water mark is buffered.
+    pub async fn send(&self, frame: Bytes) -> Result<(), RtcError> {
+        let dc = self.open_channel()?;
+        self.hooks_installed
+            .get_or_init(|| self.install_backpressure(&dc))
+            .await;
+        let low_mark = self.high_water_mark / 2;
+        loop {
+            let notified = self.buffered_low.notified();
+            tokio::pin!(notified);
+            // Register before checking, so a wake-up between the check and the wait is not lost.
+            notified.as_mut().enable();
+            if self.finished.load(Ordering::SeqCst) || dc.ready_state() != RTCDataChannelState::Open
+            {
+                return Err(RtcError::Closed);
+            }
+            let buffered = dc.buffered_amount().await;
+            if buffered <= low_mark || buffered + frame.len() <= self.high_water_mark {
+                break;
+            }
+            if tokio::time::timeout(BACKPRESSURE_RECHECK, notified)
+                .await
+                .is_err()
+            {
+                tracing::debug!(key = %self.key, buffered, "buffered-amount-low not seen; re-checking");
+            }
+        }
+        dc.send(&frame).await.map_err(|e| match e {
+            webrtc::Error::ErrClosedPipe => RtcError::Closed,
+            e => RtcError::Webrtc(e),
+        })?;
+        Ok(())
+    }
+
+    /// Bytes handed to the data channel and not yet acknowledged by the other side.
+    pub async fn buffered_amount(&self) -> usize {
+        match self.channel.get() {
+            Some(dc) => dc.buffered_amount().await,
+            None => 0,
+        }
+    }
+
+    /// Closes the connection. The other side sees `Closed`; this side may too.
+    pub async fn close(&self) {
+        self.finished.store(true, Ordering::SeqCst);
+        self.buffered_low.notify_waiters();
+        if let Err(e) = self.pc.close().await {
+            tracing::debug!(key = %self.key, "close: {e}");
+        }
+    }
+
+    fn start(
+        key: String,
+        pc: Arc<RTCPeerConnection>,
+        tx: &mpsc::UnboundedSender<Signal>,
+        rx: mpsc::UnboundedReceiver<Signal>,
+        events: mpsc::UnboundedSender<(String, LinkEvent)>,
+        opts: &RtcOptions,
+    ) -> PeerLink {
+        wire_connection(&pc, tx);
+        let finished = Arc::new(AtomicBool::new(false));
+        let buffered_low = Arc::new(Notify::new());
+        let driver = tokio::spawn(drive(
+            key.clone(),
+            rx,
+            events,
+            Arc::clone(&finished),
+            Arc::clone(&buffered_low),
+        ));
+        PeerLink {
+            key,
+            pc,
+            channel: Arc::new(OnceLock::new()),
+            buffered_low,
+            hooks_installed: tokio::sync::OnceCell::new(),
+            finished,
+            high_water_mark: opts.send_high_water_mark.max(1),
+            driver,
+        }
+    }
+
+    fn open_channel(&self) -> Result<Arc<RTCDataChannel>, RtcError> {
+        match self.channel.get() {
+            Some(dc) if dc.ready_state() == RTCDataChannelState::Open => Ok(Arc::clone(dc)),
+            Some(_) if self.finished.load(Ordering::SeqCst) => Err(RtcError::Closed),
+            Some(dc) if dc.ready_state() == RTCDataChannelState::Closed => Err(RtcError::Closed),
+            _ => Err(RtcError::NotOpen),
+        }
+    }
+
+    /// Only valid once the channel is open: webrtc-rs hands a callback registered earlier to the
+    /// SCTP stream only for channels created locally, not for ones received from the remote.
+    async fn install_backpressure(&self, dc: &RTCDataChannel) {
+        dc.set_buffered_amount_low_threshold(self.high_water_mark / 2)
+            .await;
+        let low = Arc::clone(&self.buffered_low);
+        dc.on_buffered_amount_low(Box::new(move || {
+            low.notify_waiters();
+            Box::pin(async {})
+        }))
+        .await;
+    }
+}
+
+impl Drop for PeerLink {
+    fn drop(&mut self) {
+        self.driver.abort();
+        self.buffered_low.notify_waiters();
+        if self.pc.connection_state()
+            != webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState::Closed
+        {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                let pc = Arc::clone(&self.pc);
+                handle.spawn(async move {
+                    let _ = pc.close().await;
+                });
+            }
+        }
+    }
+}
+
+fn config(ice_servers: &[IceServer], cert: &LocalCertificate) -> RTCConfiguration {
+    RTCConfiguration {
+        ice_servers: to_rtc_ice_servers(ice_servers),
+        certificates: vec![cert.rtc().clone()],
+        ..Default::default()
+    }
+}
+
+/// Connection-level callbacks: forward only.
+fn wire_connection(pc: &RTCPeerConnection, tx: &mpsc::UnboundedSender<Signal>) {
+    let t = tx.clone();
+    pc.on_ice_candidate(Box::new(move |c| {
+        let _ = t.send(Signal::Candidate(c));
+        Box::pin(async {})
+    }));
+    let t = tx.clone();
+    pc.on_peer_connection_state_change(Box::new(move |s| {
+        let _ = t.send(Signal::ConnectionState(s));
+        Box::pin(async {})
+    }));
+}
+
+/// Data-channel callbacks: forward only.
+fn wire_channel(dc: &RTCDataChannel, tx: &mpsc::UnboundedSender<Signal>) {
+    let t = tx.clone();
+    dc.on_open(Box::new(move || {
+        let _ = t.send(Signal::ChannelOpen);
+        Box::pin(async {})
+    }));
+    let t = tx.clone();
+    dc.on_message(Box::new(move |m| {
+        let _ = t.send(Signal::ChannelMessage(m.data));
+        Box::pin(async {})
+    }));
+    let t = tx.clone();
+    dc.on_close(Box::new(move || {
+        let _ = t.send(Signal::ChannelClosed);
+        Box::pin(async {})
+    }));
+}
+
+/// The one task that owns a link's state.
+async fn drive(
+    key: String,
+    mut rx: mpsc::UnboundedReceiver<Signal>,
+    events: mpsc::UnboundedSender<(String, LinkEvent)>,
+    finished: Arc<AtomicBool>,
+    buffered_low: Arc<Notify>,
+) {
+    let mut state = LinkState::default();
+    while let Some(signal) = rx.recv().await {
+        for event in state.on_signal(signal) {
+            if matches!(event, LinkEvent::Closed | LinkEvent::Failed(_)) {
+                finished.store(true, Ordering::SeqCst);
+                buffered_low.notify_waiters();
+            }
+            if !matches!(event, LinkEvent::Message(_)) {
+                tracing::debug!(%key, event = event.name(), "link event");
+            }
+            if events.send((key.clone(), event)).is_err() {
+                return;
+            }
+        }
+    }
+}
