@@ -117,3 +117,27 @@ async fn ten_peers_joining_at_once_all_connect() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_stun_server_does_not_stall_joining() -> anyhow::Result<()> {
+    use p2pcf_client::ClientEvent;
+    use p2pcf_proto::IceServer;
+    let server = TestServer::start(ServerConfig::default()).await?;
+    let room = room();
+    let mut options = p2pcf_tests::client::loopback_options(&server.url);
+    // A closed port: no STUN answer ever comes.
+    options.config.stun_ice_servers = vec![IceServer::new("stun:127.0.0.1:9")];
+    let started = Instant::now();
+    let mut alice = RustPeer::join_with(&room, "alice", options).await?;
+    let deadline = started + Duration::from_secs(10);
+    loop {
+        if let ClientEvent::Joined { .. } = alice.next_event(deadline, "joined").await? {
+            break;
+        }
+    }
+    let took = started.elapsed();
+    // The JS client waits out its 5 s probe here; we publish after the quick first probe.
+    assert!(took < Duration::from_secs(2), "joined after {took:?}");
+    alice.handle.leave().await;
+    Ok(())
+}

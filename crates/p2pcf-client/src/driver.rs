@@ -32,6 +32,9 @@ use crate::transport::{Transport, TransportError};
 
 /// P2PCF caps the network probe at 5 s.
 const NETWORK_PROBE_CAP: Duration = Duration::from_secs(5);
+/// The first probe reports what it found after this long, so an unreachable or slow STUN
+/// server cannot hold up joining; the full probe follows, and a difference re-publishes.
+const FIRST_PROBE_CAP: Duration = Duration::from_millis(400);
 /// After a leave request, give up waiting for the worker's answer after this long.
 const LEAVE_GRACE: Duration = Duration::from_secs(12);
 
@@ -54,7 +57,11 @@ enum Report {
         id: RequestId,
         result: Result<String, TransportError>,
     },
-    Network(Result<rtc::NetworkSettings, RtcError>),
+    Network {
+        result: Result<rtc::NetworkSettings, RtcError>,
+        /// More results of the same probe follow.
+        partial: bool,
+    },
     LinkCreated {
         key: String,
         result: Result<(PeerLink, Option<LocalOffer>), RtcError>,
@@ -155,7 +162,7 @@ impl Driver {
         mut reports: mpsc::UnboundedReceiver<Report>,
         mut link_events: mpsc::UnboundedReceiver<(String, LinkEvent)>,
     ) {
-        self.probe_network();
+        self.probe_network(true);
         let network_interval = Duration::from_millis(self.config.network_change_poll_interval_ms);
         let mut next_probe = Instant::now() + network_interval;
         let mut commands_open = true;
@@ -172,7 +179,7 @@ impl Driver {
                     }
                     if Instant::now() >= next_probe {
                         next_probe = Instant::now() + network_interval;
-                        self.probe_network();
+                        self.probe_network(false);
                     }
                     self.session.handle_input(Input::Timeout { now: now_ms() });
                 }
@@ -339,8 +346,8 @@ impl Driver {
                 };
                 self.session.handle_input(input);
             }
-            Report::Network(result) => {
-                self.probing = false;
+            Report::Network { result, partial } => {
+                self.probing = partial;
                 match result {
                     Ok(found) => self.session.handle_input(Input::NetworkSettings {
                         now: now_ms(),
@@ -523,7 +530,8 @@ impl Driver {
         });
     }
 
-    fn probe_network(&mut self) {
+    /// Probes the network (STUN); `first` adds a quick probe whose result starts polling.
+    fn probe_network(&mut self, first: bool) {
         if self.probing {
             return;
         }
@@ -533,8 +541,19 @@ impl Driver {
         let opts = self.rtc.clone();
         let reports = self.reports.clone();
         tokio::spawn(async move {
+            if first && !stun.is_empty() {
+                let result =
+                    rtc::gather_network_settings(&stun, &cert, &opts, FIRST_PROBE_CAP).await;
+                let _ = reports.send(Report::Network {
+                    result,
+                    partial: true,
+                });
+            }
             let result = rtc::gather_network_settings(&stun, &cert, &opts, NETWORK_PROBE_CAP).await;
-            let _ = reports.send(Report::Network(result));
+            let _ = reports.send(Report::Network {
+                result,
+                partial: false,
+            });
         });
     }
 
