@@ -139,6 +139,11 @@ pub fn write_json(out: &mut String, v: &Value) {
 /// A JSON string literal with JSON.stringify's escapes (`\b\f\n\r\t`, other controls as `\u00xx`).
 pub fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

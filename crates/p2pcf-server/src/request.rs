@@ -156,7 +156,7 @@ fn validate_peer(payload: &Map<String, Value>, now_ms: f64) -> Result<Option<Pee
         return Err(Rejection::new("Bad dtls"));
     }
     let joined_at = match d.get(4) {
-        Some(v @ Value::Number(n)) if n.as_f64().is_some_and(|x| x != 0.0) => v,
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|x| x != 0.0) => n,
         _ => return Err(Rejection::new("Bad joined at timestamp")),
     };
     let ips_ok = match d.get(5) {
@@ -173,28 +173,24 @@ fn validate_peer(payload: &Map<String, Value>, now_ms: f64) -> Result<Option<Pee
         _ => return Err(Rejection::new("Bad base64 encoding")),
     };
 
-    // The `ps` item this entry shows to others: `[...d, t]`, serialised once, as JS would.
-    let mut wire = String::with_capacity(160);
-    wire.push('[');
-    js::write_json_str(&mut wire, &session_id);
-    wire.push(',');
-    js::write_json_str(&mut wire, &client_id);
-    wire.push_str(if is_symmetric { ",true," } else { ",false," });
-    js::write_json_str(&mut wire, dtls);
-    wire.push(',');
-    js::write_json(&mut wire, joined_at);
-    wire.push(',');
-    js::write_json(&mut wire, d.get(5).unwrap_or(&Value::Null));
-    wire.push(',');
-    js::write_js_number(&mut wire, timestamp);
-    wire.push(']');
-
+    let joined_at_ms = joined_at.as_f64().unwrap_or(f64::NAN);
+    let reflexive_ips = match d.get(5) {
+        Some(Value::Array(ips)) => ips
+            .iter()
+            .filter_map(|ip| ip.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
     Ok(Some(PeerInfo {
         context_id,
         session_id,
+        client_id,
+        is_symmetric,
+        dtls: dtls.clone(),
+        joined_at_ms,
+        reflexive_ips,
         timestamp,
         expire_in_ms,
-        wire,
     }))
 }
 

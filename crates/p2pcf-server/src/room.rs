@@ -34,10 +34,45 @@ impl std::fmt::Display for RoomId {
 pub struct PeerInfo {
     pub context_id: String,
     pub session_id: String,
+    pub client_id: String,
+    pub is_symmetric: bool,
+    /// Base64 of the DTLS fingerprint, as sent.
+    pub dtls: String,
+    pub joined_at_ms: f64,
+    pub reflexive_ips: Vec<String>,
     pub timestamp: f64,
     pub expire_in_ms: f64,
-    /// `[...d, t]` as JSON text, exactly what other peers get in `ps`.
-    pub wire: String,
+}
+
+impl PeerInfo {
+    /// `[...d, t]` as JSON text, exactly what other peers get in `ps` (built only on writes).
+    pub fn wire(&self) -> String {
+        use crate::js::{write_js_number, write_json_str};
+        let mut wire = String::with_capacity(128 + 20 * self.reflexive_ips.len());
+        wire.push('[');
+        write_json_str(&mut wire, &self.session_id);
+        wire.push(',');
+        write_json_str(&mut wire, &self.client_id);
+        wire.push_str(if self.is_symmetric {
+            ",true,"
+        } else {
+            ",false,"
+        });
+        write_json_str(&mut wire, &self.dtls);
+        wire.push(',');
+        write_js_number(&mut wire, self.joined_at_ms);
+        wire.push_str(",[");
+        for (i, ip) in self.reflexive_ips.iter().enumerate() {
+            if i > 0 {
+                wire.push(',');
+            }
+            write_json_str(&mut wire, ip);
+        }
+        wire.push_str("],");
+        write_js_number(&mut wire, self.timestamp);
+        wire.push(']');
+        wire
+    }
 }
 
 /// One package of `p`: delivered to the session `to` (its item 0, when a string).
@@ -228,7 +263,7 @@ fn new_entry(peer: &PeerInfo, packages: &[Package], delete_key: String, now_ms: 
         delete_key,
         timestamp: peer.timestamp,
         expires_at_ms: now_ms + MAX_ENTRY_TTL_MS.min(peer.expire_in_ms),
-        peer_wire: peer.wire.clone(),
+        peer_wire: peer.wire(),
         packages: packages.to_vec(),
     }
 }
