@@ -106,6 +106,8 @@ pub struct Session {
     last_processed: HashMap<SessionId, i64>,
     package_received: HashSet<SessionId>,
     peers: BTreeMap<SessionId, PeerState>,
+    /// Remote peers seen in `ps` without a local connection, and since when.
+    awaiting_package: HashMap<SessionId, u64>,
     stop_fast_polling_at: u64,
     start_idle_polling_at: Option<u64>,
     consecutive_failures: u32,
@@ -139,6 +141,7 @@ impl Session {
             last_processed: HashMap::new(),
             package_received: HashSet::new(),
             peers: BTreeMap::new(),
+            awaiting_package: HashMap::new(),
             consecutive_failures: 0,
             next_request_id: 1,
             outputs: VecDeque::new(),
@@ -425,6 +428,16 @@ impl Session {
             .map(|p| p.data.session_id.clone())
             .collect();
         self.handle_worker_response(now, &response);
+        // Remote peers we have no connection for yet are waiting on a package (we are their
+        // peer A); poll at the handshake rate for them too, for at most the connect timeout.
+        self.awaiting_package.retain(|id, _| active.contains(id));
+        for id in &active {
+            if !self.peers.contains_key(id) {
+                self.awaiting_package.entry(id.clone()).or_insert(now);
+            } else {
+                self.awaiting_package.remove(id);
+            }
+        }
         let peers_changed = previous.len() != active.len()
             || active.iter().any(|id| !previous.contains(id))
             || previous.iter().any(|id| !active.contains(id));
@@ -446,7 +459,7 @@ impl Session {
         } else {
             Some(c.slow_polling_rate_ms)
         };
-        if self.handshake_pending() {
+        if self.handshake_pending(step_now) {
             let r = rate.map_or(c.handshake_polling_rate_ms, |r| {
                 r.min(c.handshake_polling_rate_ms)
             });
@@ -465,8 +478,12 @@ impl Session {
         self.grid_origin + since.div_ceil(step) * step
     }
 
-    fn handshake_pending(&self) -> bool {
+    fn handshake_pending(&self, now: u64) -> bool {
         self.peers.values().any(|p| !p.connected)
+            || self
+                .awaiting_package
+                .values()
+                .any(|&since| now.saturating_sub(since) < self.config.connect_timeout_ms)
     }
 
     fn on_poll_failed(&mut self, now: u64, id: RequestId, error: PollError) {

@@ -239,9 +239,25 @@ fn polling_is_fast_while_the_peer_list_changes_then_slow() {
         .filter(|t| *t < T0 + 40_000)
         .max()
         .unwrap();
+    // The peer is seen from the first poll: for the connect timeout we wait on its package at
+    // the handshake rate, then P2PCF's fast rate (back on the 500 ms grid), then slow.
+    let first_seen = times[0];
+    let handshake_until = first_seen + cfg().connect_timeout_ms;
+    assert!(times.iter().filter(|t| **t < handshake_until).count() > 50);
     for w in times.windows(2) {
         let gap = w[1] - w[0];
-        if w[1] <= last_seen + 10_000 {
+        if w[1] < handshake_until {
+            assert_eq!(
+                gap,
+                cfg().handshake_polling_rate_ms,
+                "handshake rate at {}",
+                w[1] - T0
+            );
+        } else if w[0] < handshake_until + 500 {
+            // The wait is timed from the first answer, a little after the first request.
+            let ok = gap == cfg().handshake_polling_rate_ms || (1500..2000).contains(&gap);
+            assert!(ok, "back to the grid at {}: {gap}", w[1] - T0);
+        } else if w[1] <= last_seen + 10_000 {
             assert_eq!(gap, 1500, "fast at {}", w[1] - T0);
         } else if w[0] >= last_seen + 10_000 {
             assert_eq!(gap, 5000, "slow at {}", w[1] - T0);
