@@ -1,6 +1,5 @@
 //! `PeerLink`: one webrtc-rs peer connection and its single data channel, set up the P2PCF way.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -9,6 +8,7 @@ use p2pcf_proto::IceServer;
 use rand::distributions::{Alphanumeric, DistString};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use webrtc::data_channel::data_channel_init::RTCDataChannelInit;
 use webrtc::data_channel::data_channel_state::RTCDataChannelState;
 use webrtc::data_channel::RTCDataChannel;
@@ -79,7 +79,8 @@ pub struct PeerLink {
     channel: Arc<OnceLock<Arc<RTCDataChannel>>>,
     buffered_low: Arc<Notify>,
     hooks_installed: tokio::sync::OnceCell<()>,
-    finished: Arc<AtomicBool>,
+    /// Cancelled once the link is finished (closed locally, `Closed` or `Failed` seen).
+    finished: CancellationToken,
     high_water_mark: usize,
     driver: JoinHandle<()>,
 }
@@ -228,26 +229,31 @@ impl PeerLink {
             tokio::pin!(notified);
             // Register before checking, so a wake-up between the check and the wait is not lost.
             notified.as_mut().enable();
-            if self.finished.load(Ordering::SeqCst) || dc.ready_state() != RTCDataChannelState::Open
-            {
+            if self.finished.is_cancelled() || dc.ready_state() != RTCDataChannelState::Open {
                 return Err(RtcError::Closed);
             }
             let buffered = dc.buffered_amount().await;
             if buffered <= low_mark || buffered + frame.len() <= self.high_water_mark {
                 break;
             }
-            if tokio::time::timeout(BACKPRESSURE_RECHECK, notified)
-                .await
-                .is_err()
-            {
-                tracing::debug!(key = %self.key, buffered, "buffered-amount-low not seen; re-checking");
+            tokio::select! {
+                _ = notified => {}
+                _ = self.finished.cancelled() => return Err(RtcError::Closed),
+                _ = tokio::time::sleep(BACKPRESSURE_RECHECK) => {
+                    tracing::debug!(key = %self.key, buffered, "buffered-amount-low not seen; re-checking");
+                }
             }
         }
-        dc.send(&frame).await.map_err(|e| match e {
-            webrtc::Error::ErrClosedPipe => RtcError::Closed,
-            e => RtcError::Webrtc(e),
-        })?;
-        Ok(())
+        // webrtc-sctp's own 128 KiB pending queue blocks the write until its write loop drains
+        // it, and never wakes the writer once the association is gone: race it with `finished`.
+        tokio::select! {
+            result = dc.send(&frame) => match result {
+                Ok(_) => Ok(()),
+                Err(webrtc::Error::ErrClosedPipe) => Err(RtcError::Closed),
+                Err(e) => Err(RtcError::Webrtc(e)),
+            },
+            _ = self.finished.cancelled() => Err(RtcError::Closed),
+        }
     }
 
     /// Bytes handed to the data channel and not yet acknowledged by the other side.
@@ -260,8 +266,7 @@ impl PeerLink {
 
     /// Closes the connection. The other side sees `Closed`; this side may too.
     pub async fn close(&self) {
-        self.finished.store(true, Ordering::SeqCst);
-        self.buffered_low.notify_waiters();
+        self.finished.cancel();
         if let Err(e) = self.pc.close().await {
             tracing::debug!(key = %self.key, "close: {e}");
         }
@@ -276,15 +281,9 @@ impl PeerLink {
         opts: &RtcOptions,
     ) -> PeerLink {
         wire_connection(&pc, tx);
-        let finished = Arc::new(AtomicBool::new(false));
+        let finished = CancellationToken::new();
         let buffered_low = Arc::new(Notify::new());
-        let driver = tokio::spawn(drive(
-            key.clone(),
-            rx,
-            events,
-            Arc::clone(&finished),
-            Arc::clone(&buffered_low),
-        ));
+        let driver = tokio::spawn(drive(key.clone(), rx, events, finished.clone()));
         PeerLink {
             key,
             pc,
@@ -300,7 +299,7 @@ impl PeerLink {
     fn open_channel(&self) -> Result<Arc<RTCDataChannel>, RtcError> {
         match self.channel.get() {
             Some(dc) if dc.ready_state() == RTCDataChannelState::Open => Ok(Arc::clone(dc)),
-            Some(_) if self.finished.load(Ordering::SeqCst) => Err(RtcError::Closed),
+            Some(_) if self.finished.is_cancelled() => Err(RtcError::Closed),
             Some(dc) if dc.ready_state() == RTCDataChannelState::Closed => Err(RtcError::Closed),
             _ => Err(RtcError::NotOpen),
         }
@@ -323,7 +322,7 @@ impl PeerLink {
 impl Drop for PeerLink {
     fn drop(&mut self) {
         self.driver.abort();
-        self.buffered_low.notify_waiters();
+        self.finished.cancel();
         if self.pc.connection_state()
             != webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState::Closed
         {
@@ -383,22 +382,19 @@ async fn drive(
     key: String,
     mut rx: mpsc::UnboundedReceiver<Signal>,
     events: mpsc::UnboundedSender<(String, LinkEvent)>,
-    finished: Arc<AtomicBool>,
-    buffered_low: Arc<Notify>,
+    finished: CancellationToken,
 ) {
     let mut state = LinkState::default();
     while let Some(signal) = rx.recv().await {
         for event in state.on_signal(signal) {
             if matches!(event, LinkEvent::Closed | LinkEvent::Failed(_)) {
-                finished.store(true, Ordering::SeqCst);
-                buffered_low.notify_waiters();
+                finished.cancel();
             }
             if !matches!(event, LinkEvent::Message(_)) {
                 tracing::debug!(%key, event = event.name(), "link event");
             }
-            if events.send((key.clone(), event)).is_err() {
-                return;
-            }
+            // Keep tracking state even when nobody listens: `send` relies on `finished`.
+            let _ = events.send((key.clone(), event));
         }
     }
 }
