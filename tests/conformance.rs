@@ -5,7 +5,9 @@
 
 mod conformance {
     pub mod cases_http;
+    pub mod cases_origin;
     pub mod cases_room;
+    pub mod cases_validation;
     pub mod fixtures;
     pub mod improvements;
     pub mod runner;
@@ -94,8 +96,14 @@ async fn targets(
     config: ServerConfig,
 ) -> (RealWorker, TestServer, [(Target, String); 2]) {
     let (worker, ours) = tokio::join!(RealWorker::start(bindings), TestServer::start(config));
-    let (worker, ours) = (worker.expect("start worker"), ours.expect("start our server"));
-    let urls = [(Target::Worker, worker.url.clone()), (Target::Ours, ours.url.clone())];
+    let (worker, ours) = (
+        worker.expect("start worker"),
+        ours.expect("start our server"),
+    );
+    let urls = [
+        (Target::Worker, worker.url.clone()),
+        (Target::Ours, ours.url.clone()),
+    ];
     (worker, ours, urls)
 }
 
@@ -103,7 +111,9 @@ async fn targets(
 async fn default_config_cases_match_real_worker() {
     let (_worker, _ours, urls) = targets(&[], ServerConfig::default()).await;
     let mut cases = conformance::cases_room::cases();
+    cases.extend(conformance::cases_validation::cases());
     cases.extend(conformance::cases_http::cases());
+    cases.extend(conformance::cases_origin::default_cases());
     report("default config", run_group(cases, &urls).await);
 }
 
@@ -115,7 +125,7 @@ async fn allowed_origins_cases_match_real_worker() {
         ..ServerConfig::default()
     };
     let (_worker, _ours, urls) = targets(&[("ALLOWED_ORIGINS", &allowed.join(","))], config).await;
-    let cases = conformance::cases_http::allowed_origin_cases();
+    let cases = conformance::cases_origin::allowed_origin_cases();
     report("allowed origins", run_group(cases, &urls).await);
 }
 
@@ -126,9 +136,12 @@ async fn origin_quota_cases_match_real_worker() {
         origin_quota: Some(1_000_000),
         ..ServerConfig::default()
     };
-    let bindings = [("ALLOWED_ORIGINS", "https://good.example"), ("ORIGIN_QUOTA", "1000000")];
+    let bindings = [
+        ("ALLOWED_ORIGINS", "https://good.example"),
+        ("ORIGIN_QUOTA", "1000000"),
+    ];
     let (_worker, _ours, urls) = targets(&bindings, config).await;
-    let cases = conformance::cases_http::quota_cases();
+    let cases = conformance::cases_origin::quota_cases();
     report("origin quota", run_group(cases, &urls).await);
 }
 
@@ -145,6 +158,6 @@ async fn origin_quota_is_counted_exactly() {
     let urls = [(Target::Ours, ours.url.clone())];
     report(
         "exact quota",
-        run_group(conformance::cases_http::exact_quota_cases(), &urls).await,
+        run_group(conformance::cases_origin::exact_quota_cases(), &urls).await,
     );
 }

@@ -122,27 +122,69 @@ async fn oversized_deep_and_malformed_bodies_get_4xx() {
     let ips: Vec<String> = (0..5_000).map(|i| format!("x{i}")).collect();
     let many_keys: String = format!(
         "{{{}\"z\":0}}",
-        (0..4_000).map(|i| format!("\"k{i}\":0,")).collect::<String>()
+        (0..4_000)
+            .map(|i| format!("\"k{i}\":0,"))
+            .collect::<String>()
     );
-    let mut non_utf8_origin = case("non-UTF-8 Origin header", valid_publish().to_string(), Some(200));
-    non_utf8_origin.headers.push(("origin", b"https://\xffevil.example".to_vec()));
-    let mut non_utf8_type = case("non-UTF-8 content type", valid_publish().to_string(), Some(400));
-    non_utf8_type.headers.push(("content-type", b"application/json\xff".to_vec()));
+    let mut non_utf8_origin = case(
+        "non-UTF-8 Origin header",
+        valid_publish().to_string(),
+        Some(200),
+    );
+    non_utf8_origin
+        .headers
+        .push(("origin", b"https://\xffevil.example".to_vec()));
+    let mut non_utf8_type = case(
+        "non-UTF-8 content type",
+        valid_publish().to_string(),
+        Some(400),
+    );
+    non_utf8_type
+        .headers
+        .push(("content-type", b"application/json\xff".to_vec()));
     let cases = vec![
         case("body one byte over the limit", big, Some(413)),
         case("100k nested arrays", vec![b'['; 100_000], Some(400)),
         case("100k nested objects", "{\"a\":".repeat(10_000), Some(400)),
         case("50k nested arrays inside p", deep_in_object, Some(400)),
-        case("d with 20k items", with("d", &json!(vec![0; 20_000])).to_string(), Some(400)),
-        case("5k invalid IPs", with("d.5", &json!(ips)).to_string(), Some(400)),
-        case("room id as a 10k array", with("r", &json!(vec![1; 10_000])).to_string(), Some(400)),
+        case(
+            "d with 20k items",
+            with("d", &json!(vec![0; 20_000])).to_string(),
+            Some(400),
+        ),
+        case(
+            "5k invalid IPs",
+            with("d.5", &json!(ips)).to_string(),
+            Some(400),
+        ),
+        case(
+            "room id as a 10k array",
+            with("r", &json!(vec![1; 10_000])).to_string(),
+            Some(400),
+        ),
         case("4k keys, no room", many_keys, Some(400)),
         case("empty body", Vec::new(), Some(400)),
         case("whitespace body", "   ", Some(400)),
-        case("truncated JSON", valid_publish().to_string()[..40].to_owned(), Some(400)),
-        case("trailing garbage", format!("{}x", valid_publish()), Some(400)),
-        case("non-UTF-8 body", b"\xff\xfe{\"r\":\"abcd\"}".to_vec(), Some(400)),
-        case("non-UTF-8 inside a string", b"{\"r\":\"ab\xffcd\"}".to_vec(), Some(400)),
+        case(
+            "truncated JSON",
+            valid_publish().to_string()[..40].to_owned(),
+            Some(400),
+        ),
+        case(
+            "trailing garbage",
+            format!("{}x", valid_publish()),
+            Some(400),
+        ),
+        case(
+            "non-UTF-8 body",
+            b"\xff\xfe{\"r\":\"abcd\"}".to_vec(),
+            Some(400),
+        ),
+        case(
+            "non-UTF-8 inside a string",
+            b"{\"r\":\"ab\xffcd\"}".to_vec(),
+            Some(400),
+        ),
         case("lone surrogate escape", r#"{"r":"\ud800abcd"}"#, Some(400)),
         case("number beyond f64", r#"{"r":"abcd","x":1e999}"#, Some(400)),
         case("NUL bytes", vec![0u8; 1024], Some(400)),
@@ -150,19 +192,29 @@ async fn oversized_deep_and_malformed_bodies_get_4xx() {
         non_utf8_type,
     ];
     let failures = run(&server.url, cases).await;
-    assert!(failures.is_empty(), "hostile bodies:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "hostile bodies:\n{}",
+        failures.join("\n")
+    );
     assert_still_serving(&server).await;
 }
 
 /// Sends `head` then the body as HTTP/1.1 chunks over a raw socket; returns the status code.
-async fn raw_chunked(addr: std::net::SocketAddr, chunks: usize, chunk: &[u8]) -> anyhow::Result<u16> {
+async fn raw_chunked(
+    addr: std::net::SocketAddr,
+    chunks: usize,
+    chunk: &[u8],
+) -> anyhow::Result<u16> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut socket = tokio::net::TcpStream::connect(addr).await?;
     let head = "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
                 transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
     socket.write_all(head.as_bytes()).await?;
     for _ in 0..chunks {
-        socket.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
+        socket
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await?;
         // The server may answer 413 and close before the body ends: stop writing then.
         if socket.write_all(chunk).await.is_err() || socket.write_all(b"\r\n").await.is_err() {
             break;
@@ -196,7 +248,9 @@ async fn chunked_body_over_the_limit_gets_413() {
     .expect("exchange");
     assert_eq!(status, 413);
     // Just under the limit, chunked: parsed (and refused as JSON), not 413.
-    let status = raw_chunked(server.addr, 15, &vec![b' '; LIMIT / 16]).await.expect("exchange");
+    let status = raw_chunked(server.addr, 15, &vec![b' '; LIMIT / 16])
+        .await
+        .expect("exchange");
     assert_eq!(status, 400);
     assert_still_serving(&server).await;
 }
@@ -204,29 +258,128 @@ async fn chunked_body_over_the_limit_gets_413() {
 /// Values of every JSON type, for the fields that must reject them.
 fn wrong_values() -> Vec<(&'static str, Vec<Value>)> {
     let long = json!("a".repeat(65));
-    let common = || vec![json!(null), json!(true), json!([]), json!({}), json!([1]), json!({"a": 1})];
+    let common = || {
+        vec![
+            json!(null),
+            json!(true),
+            json!([]),
+            json!({}),
+            json!([1]),
+            json!({"a": 1}),
+        ]
+    };
     let plus = |mut v: Vec<Value>, more: Vec<Value>| {
         v.extend(more);
         v
     };
     vec![
-        ("r", plus(common(), vec![json!(1), json!(1.5), json!(""), json!("abc"), long.clone()])),
-        ("k", plus(common(), vec![json!(1), json!(1.5), json!(""), long.clone()])),
-        ("t", plus(common(), vec![json!("1"), json!(""), json!(1), json!(-1), json!(1.5), json!(1e308)])),
-        ("x", plus(common(), vec![json!("1000"), json!(""), json!(0), json!(1e308), json!(86_400_001)])),
-        ("d", vec![json!(true), json!(1), json!("str"), json!("abcdef"), json!({}), json!([]), json!([1]), json!([null, null, null, null, null, null])]),
-        ("d.0", plus(common(), vec![json!(1), json!(""), long.clone()])),
+        (
+            "r",
+            plus(
+                common(),
+                vec![json!(1), json!(1.5), json!(""), json!("abc"), long.clone()],
+            ),
+        ),
+        (
+            "k",
+            plus(
+                common(),
+                vec![json!(1), json!(1.5), json!(""), long.clone()],
+            ),
+        ),
+        (
+            "t",
+            plus(
+                common(),
+                vec![
+                    json!("1"),
+                    json!(""),
+                    json!(1),
+                    json!(-1),
+                    json!(1.5),
+                    json!(1e308),
+                ],
+            ),
+        ),
+        (
+            "x",
+            plus(
+                common(),
+                vec![
+                    json!("1000"),
+                    json!(""),
+                    json!(0),
+                    json!(1e308),
+                    json!(86_400_001),
+                ],
+            ),
+        ),
+        (
+            "d",
+            vec![
+                json!(true),
+                json!(1),
+                json!("str"),
+                json!("abcdef"),
+                json!({}),
+                json!([]),
+                json!([1]),
+                json!([null, null, null, null, null, null]),
+            ],
+        ),
+        (
+            "d.0",
+            plus(common(), vec![json!(1), json!(""), long.clone()]),
+        ),
         ("d.1", plus(common(), vec![json!(1), json!(""), long])),
-        ("d.2", vec![json!(null), json!([]), json!({}), json!(1), json!(0), json!("true")]),
-        ("d.3", plus(common(), vec![json!(1), json!("short"), json!(vec!["a"; 44]), json!(format!("{}=", "*".repeat(43)))])),
+        (
+            "d.2",
+            vec![
+                json!(null),
+                json!([]),
+                json!({}),
+                json!(1),
+                json!(0),
+                json!("true"),
+            ],
+        ),
+        (
+            "d.3",
+            plus(
+                common(),
+                vec![
+                    json!(1),
+                    json!("short"),
+                    json!(vec!["a"; 44]),
+                    json!(format!("{}=", "*".repeat(43))),
+                ],
+            ),
+        ),
         ("d.4", plus(common(), vec![json!(0), json!("1")])),
-        ("d.5", vec![json!(null), json!(true), json!(1), json!("1.2.3.4"), json!({}), json!({"a": 1}), json!([1]), json!([null]), json!([[]]), json!(["x"]), json!([""])]),
+        (
+            "d.5",
+            vec![
+                json!(null),
+                json!(true),
+                json!(1),
+                json!("1.2.3.4"),
+                json!({}),
+                json!({"a": 1}),
+                json!([1]),
+                json!([null]),
+                json!([[]]),
+                json!(["x"]),
+                json!([""]),
+            ],
+        ),
     ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_json_types_in_every_field_get_400() {
-    let server = TestServer::start(ServerConfig::default()).await.expect("start server");
+    let server = TestServer::start(ServerConfig::default())
+        .await
+        .expect("start server");
     let mut cases = Vec::new();
     for (field, values) in wrong_values() {
         for value in values {
@@ -235,7 +388,15 @@ async fn wrong_json_types_in_every_field_get_400() {
         }
     }
     // A leave with a delete key of the wrong type: 400 (missing) or 404 (matches nothing).
-    for dk in [json!(null), json!(""), json!(true), json!(1), json!([]), json!({}), json!(["k"])] {
+    for dk in [
+        json!(null),
+        json!(""),
+        json!(true),
+        json!(1),
+        json!([]),
+        json!({}),
+        json!(["k"]),
+    ] {
         let mut body = Peer::new("H").leave(&room_id("hostile"), now_ms(), "x");
         body["dk"] = dk.clone();
         let mut c = case(format!("leave with dk = {dk}"), body.to_string(), None);
@@ -251,24 +412,43 @@ async fn wrong_json_types_in_every_field_get_400() {
 /// stored without breaking the room for others (the worker 500s on a `null` package).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odd_packages_never_break_a_room() {
-    let server = TestServer::start(ServerConfig::default()).await.expect("start server");
+    let server = TestServer::start(ServerConfig::default())
+        .await
+        .expect("start server");
     let client = fixtures::http_client();
     let odd = [
-        json!(true), json!(1), json!("str"), json!({}), json!({"0": "x"}), json!([null]),
-        json!([1]), json!([[]]), json!([{}]), json!([[null]]), json!(vec![json!([1, 2]); 5_000]),
+        json!(true),
+        json!(1),
+        json!("str"),
+        json!({}),
+        json!({"0": "x"}),
+        json!([null]),
+        json!([1]),
+        json!([[]]),
+        json!([{}]),
+        json!([[null]]),
+        json!(vec![json!([1, 2]); 5_000]),
     ];
     for (i, p) in odd.iter().enumerate() {
         let (room, t) = (room_id("pkg"), now_ms());
         let (a, b) = (Peer::new(&format!("A{i}")), Peer::new(&format!("B{i}")));
         let mut publish = a.publish(&room, t, json!([]));
         publish["p"] = p.clone();
-        let (status, body) = post_json(&client, &server.url, &publish).await.expect("publish");
+        let (status, body) = post_json(&client, &server.url, &publish)
+            .await
+            .expect("publish");
         assert_eq!(status, 200, "p = {p}: {body}");
-        let (status, body) = post_json(&client, &server.url, &b.poll(&room, t)).await.expect("poll");
+        let (status, body) = post_json(&client, &server.url, &b.poll(&room, t))
+            .await
+            .expect("poll");
         assert_eq!(status, 200, "poll after p = {p}: {body}");
         let answer: Value = serde_json::from_str(&body).expect("JSON answer");
         assert_eq!(answer["ps"], json!([a.seen(t)]), "p = {p}");
-        assert_eq!(answer["pk"], json!([]), "p = {p}: nothing is addressed to B");
+        assert_eq!(
+            answer["pk"],
+            json!([]),
+            "p = {p}: nothing is addressed to B"
+        );
     }
     assert_still_serving(&server).await;
 }

@@ -45,8 +45,12 @@ async fn join_at_once(url: &str) -> anyhow::Result<JoinResult> {
                 start.wait().await;
                 let (status, first) = post_json(&client, &url, &peer.read(&room)).await?;
                 anyhow::ensure!(status == 200, "first poll: {status} {first}");
-                let (status, body) =
-                    post_json(&client, &url, &peer.publish(&room, t, serde_json::json!([]))).await?;
+                let (status, body) = post_json(
+                    &client,
+                    &url,
+                    &peer.publish(&room, t, serde_json::json!([])),
+                )
+                .await?;
                 anyhow::ensure!(status == 200, "publish: {status} {body}");
                 let has_dk = serde_json::from_str::<Value>(&body)?["dk"].is_string();
                 published.wait().await;
@@ -68,8 +72,12 @@ async fn join_at_once(url: &str) -> anyhow::Result<JoinResult> {
         result.seen.push(seen);
         result.with_delete_key += usize::from(has_dk);
     }
-    let (status, body) =
-        post_json(&fixtures::http_client(), url, &serde_json::json!({"r": room})).await?;
+    let (status, body) = post_json(
+        &fixtures::http_client(),
+        url,
+        &serde_json::json!({"r": room}),
+    )
+    .await?;
     anyhow::ensure!(status == 200, "observer: {status} {body}");
     result.visible = seen_sessions(&serde_json::from_str(&body)?).len();
     Ok(result)
@@ -77,15 +85,23 @@ async fn join_at_once(url: &str) -> anyhow::Result<JoinResult> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_simultaneous_joiners_all_see_each_other() {
-    let server = TestServer::start(ServerConfig::default()).await.expect("start server");
+    let server = TestServer::start(ServerConfig::default())
+        .await
+        .expect("start server");
     // A few rounds, each in a fresh room, to give races more than one chance.
     for round in 0..5 {
         let result = tokio::time::timeout(Duration::from_secs(120), join_at_once(&server.url))
             .await
             .expect("round timed out")
             .expect("round failed");
-        assert_eq!(result.visible, CLIENTS, "round {round}: observer sees every entry");
-        assert_eq!(result.with_delete_key, CLIENTS, "round {round}: every publish got a dk");
+        assert_eq!(
+            result.visible, CLIENTS,
+            "round {round}: observer sees every entry"
+        );
+        assert_eq!(
+            result.with_delete_key, CLIENTS,
+            "round {round}: every publish got a dk"
+        );
         for (i, seen) in result.seen.iter().enumerate() {
             let me = format!("session-p{i:02}");
             let mut expected: Vec<String> = (0..CLIENTS)
@@ -93,7 +109,10 @@ async fn twenty_simultaneous_joiners_all_see_each_other() {
                 .filter(|s| *s != me)
                 .collect();
             expected.sort();
-            assert_eq!(seen, &expected, "round {round}: client {i} sees the 19 others");
+            assert_eq!(
+                seen, &expected,
+                "round {round}: client {i} sees the 19 others"
+            );
         }
     }
     assert!(!server.is_finished(), "server still running");

@@ -1,216 +1,22 @@
-//! HTTP-level cases: payload validation (every 400 text, in the worker's check order), content
-//! types, wrong JSON types, the GET health page, OPTIONS, and the origin policy.
+//! HTTP-level cases: content types and methods, the GET health page, OPTIONS.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::fixtures::Peer;
 use super::improvements::Improvement;
-use super::runner::{
-    answer, bare, bare_request, post, rejected, worker_throws, BodyExpect, Case,
-    Exchange, Expect, Step,
-};
+use super::runner::{answer, bare, bare_request, post, BodyExpect, Case, Expect, Step};
 
 pub fn cases() -> Vec<Case> {
     vec![
-        Case { name: "validation_rejects_with_exact_texts", build: validation },
-        Case { name: "validation_accepts_worker_edge_values", build: accepted_edges },
-        Case { name: "wrong_json_types_and_non_json", build: wrong_types },
-        Case { name: "null_package_does_not_poison_room", build: null_package },
-        Case { name: "content_type_is_checked_before_anything", build: content_types },
-        Case { name: "get_health_page_and_options", build: get_and_options },
-        Case { name: "default_policy_lets_any_origin_through", build: any_origin },
-    ]
-}
-
-/// A valid publish by peer A with one field replaced (`d.N` addresses item N of `d`), or
-/// removed when `value` is `None`.
-fn publish_with(room: &str, now: u64, field: &str, value: Option<Value>) -> Value {
-    let mut body = Peer::new("A").publish(room, now, json!([]));
-    let slot = match field.strip_prefix("d.") {
-        Some(i) => &mut body["d"][i.parse::<usize>().unwrap_or(0)],
-        None => &mut body[field],
-    };
-    match value {
-        Some(v) => *slot = v,
-        None => {
-            if let Some(o) = body.as_object_mut() {
-                o.remove(field);
-            }
-        }
-    }
-    body
-}
-
-fn validation(room: &str, now: u64) -> Vec<Step> {
-    let long = "a".repeat(65);
-    let cases: Vec<(&str, &str, Option<Value>, String)> = vec![
-        ("r", "missing room", None, "Bad room idundefined".into()),
-        ("r", "short room", Some(json!("abc")), "Bad room idabc".into()),
-        ("r", "long room", Some(json!(long)), format!("Bad room id{long}")),
-        ("r", "room charset", Some(json!("bad room!")), "Bad room idbad room!".into()),
-        ("x", "missing x", None, "Bad expiration".into()),
-        ("x", "zero x", Some(json!(0)), "Bad expiration".into()),
-        ("x", "x over 24 h", Some(json!(86_400_001)), "Bad expiration".into()),
-        ("x", "string x", Some(json!("1000")), "Bad expiration".into()),
-        ("t", "missing t", None, "Bad timestamp".into()),
-        ("t", "t 11 min old", Some(json!(now - 660_000)), "Bad timestamp".into()),
-        ("t", "t 11 min ahead", Some(json!(now + 660_000)), "Bad timestamp".into()),
-        ("t", "string t", Some(json!(now.to_string())), "Bad timestamp".into()),
-        ("k", "missing k", None, "Bad context id".into()),
-        ("k", "long k", Some(json!(long)), "Bad context id".into()),
-        ("k", "empty k", Some(json!("")), "Bad context id".into()),
-        ("d", "d of 5", Some(json!(["s", "c", false, "x", 1])), "".into()),
-        ("d.0", "empty session", Some(json!("")), "Bad session id".into()),
-        ("d.0", "long session", Some(json!(long)), "Bad session id".into()),
-        ("d.1", "empty client", Some(json!("")), "Bad client id".into()),
-        ("d.1", "long client", Some(json!(long)), "Bad client id".into()),
-        ("d.2", "string symmetric", Some(json!("true")), "Bad is symmetric".into()),
-        ("d.2", "null symmetric", Some(json!(null)), "Bad is symmetric".into()),
-        ("d.3", "short dtls", Some(json!("A".repeat(43))), "Bad dtls".into()),
-        ("d.3", "empty dtls", Some(json!("")), "Bad dtls".into()),
-        ("d.4", "zero joined at", Some(json!(0)), "Bad joined at timestamp".into()),
-        ("d.4", "string joined at", Some(json!("1")), "Bad joined at timestamp".into()),
-        ("d.5", "not an IP", Some(json!(["not-an-ip"])), "Bad reflexive IPs".into()),
-        ("d.5", "IP list as string", Some(json!("1.2.3.4")), "Bad reflexive IPs".into()),
-        ("d.5", "null IPs", Some(json!(null)), "Bad reflexive IPs".into()),
-        ("d.3", "bad base64", Some(json!(format!("{}=", "!".repeat(43)))), "Bad base64 encoding".into()),
-    ];
-    let mut steps: Vec<Step> = cases
-        .into_iter()
-        .map(|(field, note, value, text)| {
-            let (body, text) = if field == "d" {
-                // d of the wrong length, both ways.
-                (publish_with(room, now, "d", value), "Bad data length".to_string())
-            } else {
-                (publish_with(room, now, field, value), text)
-            };
-            post(body).note(note).expect(rejected(400, &text)).step()
-        })
-        .collect();
-    let mut seven = Peer::new("A").d();
-    if let Some(items) = seven.as_array_mut() {
-        items.push(json!(1));
-    }
-    steps.push(
-        post(publish_with(room, now, "d", Some(seven)))
-            .note("d of 7")
-            .expect(rejected(400, "Bad data length"))
-            .step(),
-    );
-    // Check order: the room id before anything, then x before t before k before d.
-    let mut order = publish_with(room, now, "x", None);
-    order["t"] = json!("bad");
-    order["r"] = json!("x");
-    steps.push(post(order.clone()).note("room first").expect(rejected(400, "Bad room idx")).step());
-    order["r"] = json!(room);
-    steps.push(post(order.clone()).note("x before t").expect(rejected(400, "Bad expiration")).step());
-    order["x"] = json!(1000);
-    order["k"] = json!("");
-    steps.push(post(order.clone()).note("t before k").expect(rejected(400, "Bad timestamp")).step());
-    order["t"] = json!(now);
-    order["d"][2] = json!(1);
-    steps.push(post(order).note("k before d").expect(rejected(400, "Bad context id")).step());
-    // Nothing was written by any of the rejected requests.
-    steps.push(
-        post(json!({"r": room}))
-            .note("room still empty")
-            .expect(answer(json!({"ps": [], "pk": []})))
-            .step(),
-    );
-    steps
-}
-
-/// Values the worker's checks let through; a conforming server must accept them too.
-fn accepted_edges(room: &str, now: u64) -> Vec<Step> {
-    let accept = |note: &str, field: &str, value: Value| -> Step {
-        post(publish_with(room, now, field, Some(value)))
-            .note(note)
-            .expect(answer(json!({"ps": "$any", "pk": [], "dk": "$any"})))
-            .step()
-    };
-    vec![
-        accept("x of exactly 24 h", "x", json!(86_400_000)),
-        accept("t 9 min old", "t", json!(now - 540_000)),
-        accept("64-char context", "k", json!("k".repeat(64))),
-        accept("no reflexive IPs", "d.5", json!([])),
-        accept("IPv6 reflexive IP", "d.5", json!(["2001:db8::1", "198.51.100.7"])),
-        accept("symmetric true", "d.2", json!(true)),
-        accept("64-char session", "d.0", json!("s".repeat(64))),
-        post(json!({"r": room, "k": "reader"}))
-            .note("read without d needs no other field")
-            .expect(answer(json!({"ps": "$any", "pk": []})))
-            .step(),
-        post(json!({"r": "a_b-"}))
-            .note("4-char room with _ and -")
-            .expect(answer(json!({"ps": "$any", "pk": []})))
-            .step(),
-    ]
-}
-
-/// Inputs on which worker.js throws (500) or wrongly accepts a type; we answer 400 with the
-/// text of the check that should have caught it (documented improvements).
-fn wrong_types(room: &str, now: u64) -> Vec<Step> {
-    let crash = |note: &str, body: Exchange, exception: &str, ours: &str| -> Step {
-        body.note(note)
-            .expect(worker_throws(exception))
-            .ours(Improvement::BadRequestInsteadOfCrash, rejected(400, ours))
-            .step()
-    };
-    let leave = |body: Exchange| body.header("x-worker-method", "DELETE");
-    let stricter = |note: &str, field: &str, value: Value, ours: &str| -> Step {
-        post(publish_with(room, now, field, Some(value)))
-            .note(note)
-            .expect(answer(json!({"ps": "$any", "pk": [], "dk": "$any"})))
-            .ours(Improvement::StricterTypes, rejected(400, ours))
-            .step()
-    };
-    let no_room = "Bad room idundefined";
-    vec![
-        crash("numeric room id", post(json!({"r": 1234})), "TypeError", "Bad room id1234"),
-        crash(
-            "IP not a string",
-            post(publish_with(room, now, "d.5", Some(json!([5])))),
-            "TypeError",
-            "Bad reflexive IPs",
-        ),
-        crash(
-            "IPs an object",
-            post(publish_with(room, now, "d.5", Some(json!({"a": 1})))),
-            "TypeError",
-            "Bad reflexive IPs",
-        ),
-        crash("body not JSON", post(json!(null)).raw(b"nope"), "SyntaxError", no_room),
-        crash("empty body", post(json!(null)).raw(b""), "SyntaxError", no_room),
-        crash("truncated JSON", post(json!(null)).raw(br#"{"r": "abcd""#), "SyntaxError", no_room),
-        crash("JSON null body", post(json!(null)), "TypeError", no_room),
-        crash("leave: not JSON", leave(post(json!(null)).raw(b"{")), "SyntaxError", "Missing delete key"),
-        post(json!([1, 2]))
-            .note("JSON array body has no room id")
-            .expect(rejected(400, no_room))
-            .step(),
-        stricter("numeric context id", "k", json!(12345), "Bad context id"),
-        stricter("numeric session id", "d.0", json!(12345), "Bad session id"),
-        stricter("numeric client id", "d.1", json!(12345), "Bad client id"),
-    ]
-}
-
-/// A `null` package poisons a worker room: every other session's poll then throws.
-fn null_package(room: &str, now: u64) -> Vec<Step> {
-    let (a, b) = (Peer::new("A"), Peer::new("B"));
-    vec![
-        post(a.publish(room, now, json!([null])))
-            .note("A publishes a null package")
-            .expect(answer(json!({"ps": [], "pk": [], "dk": "$dk:A"})))
-            .step(),
-        post(b.poll(room, now))
-            .note("B polls the room")
-            .expect(worker_throws("TypeError"))
-            .ours(
-                Improvement::PackagesMustBeArrays,
-                answer(json!({"ps": [a.seen(now)], "pk": []})),
-            )
-            .step(),
+        Case {
+            name: "content_type_is_checked_before_anything",
+            build: content_types,
+        },
+        Case {
+            name: "get_health_page_and_options",
+            build: get_and_options,
+        },
     ]
 }
 
@@ -220,14 +26,26 @@ fn content_types(room: &str, now: u64) -> Vec<Step> {
     let ok = || answer(json!({"ps": [], "pk": []}));
     let _ = now;
     vec![
-        valid().no_content_type().note("none").expect(wrong()).step(),
-        valid().header("content-type", "text/plain").note("text/plain").expect(wrong()).step(),
+        valid()
+            .no_content_type()
+            .note("none")
+            .expect(wrong())
+            .step(),
+        valid()
+            .header("content-type", "text/plain")
+            .note("text/plain")
+            .expect(wrong())
+            .step(),
         valid()
             .header("content-type", "application/x-www-form-urlencoded")
             .note("form")
             .expect(wrong())
             .step(),
-        valid().header("content-type", "application/jsonp").note("jsonp").expect(wrong()).step(),
+        valid()
+            .header("content-type", "application/jsonp")
+            .note("jsonp")
+            .expect(wrong())
+            .step(),
         valid()
             .header("content-type", "application/json; charset=latin1")
             .note("other charset")
@@ -257,8 +75,16 @@ fn content_types(room: &str, now: u64) -> Vec<Step> {
             .note("DELETE without content type")
             .expect(wrong())
             .step(),
-        valid().method(Method::PUT).note("PUT").expect(bare(405, "Method not allowed")).step(),
-        valid().method(Method::PATCH).note("PATCH").expect(bare(405, "Method not allowed")).step(),
+        valid()
+            .method(Method::PUT)
+            .note("PUT")
+            .expect(bare(405, "Method not allowed"))
+            .step(),
+        valid()
+            .method(Method::PATCH)
+            .note("PATCH")
+            .expect(bare(405, "Method not allowed"))
+            .step(),
         valid().note("exact type").expect(ok()).step(),
     ]
 }
@@ -274,9 +100,15 @@ fn get_and_options(_room: &str, _now: u64) -> Vec<Step> {
         body: BodyExpect::Empty,
         headers: vec![
             ("access-control-allow-origin", Some("*".into())),
-            ("access-control-allow-methods", Some("GET,HEAD,POST,DELETE,OPTIONS".into())),
+            (
+                "access-control-allow-methods",
+                Some("GET,HEAD,POST,DELETE,OPTIONS".into()),
+            ),
             ("access-control-max-age", Some("86400".into())),
-            ("access-control-allow-headers", Some("content-type,x-worker-method".into())),
+            (
+                "access-control-allow-headers",
+                Some("content-type,x-worker-method".into()),
+            ),
             ("allow", None),
         ],
     };
@@ -294,7 +126,10 @@ fn get_and_options(_room: &str, _now: u64) -> Vec<Step> {
         options()
             .header("origin", "https://app.example")
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type,x-worker-method")
+            .header(
+                "access-control-request-headers",
+                "content-type,x-worker-method",
+            )
             .note("preflight")
             .expect(preflight)
             .step(),
@@ -305,102 +140,5 @@ fn get_and_options(_room: &str, _now: u64) -> Vec<Step> {
             .note("preflight without request headers is a plain OPTIONS")
             .expect(plain())
             .step(),
-    ]
-}
-
-fn any_origin(room: &str, _now: u64) -> Vec<Step> {
-    vec![
-        post(json!({"r": room}))
-            .header("origin", "https://anywhere.example")
-            .note("other origin, default quota")
-            .expect(answer(json!({"ps": [], "pk": []})))
-            .step(),
-        bare_request(Method::GET)
-            .header("origin", "https://anywhere.example")
-            .note("GET with origin")
-            .expect(Expect {
-                status: 200,
-                body: BodyExpect::Contains("Hello from P2PCF".into()),
-                headers: vec![],
-            })
-            .step(),
-    ]
-}
-
-/// Cases for a worker with `ALLOWED_ORIGINS=https://good.example,https://also.example` and no
-/// `ORIGIN_QUOTA` (so other origins get quota 0).
-pub fn allowed_origin_cases() -> Vec<Case> {
-    vec![Case { name: "allowed_origins_pass_others_are_unauthorized", build: allowed_only }]
-}
-
-fn allowed_only(room: &str, _now: u64) -> Vec<Step> {
-    let read = || post(json!({"r": room}));
-    let ok = || answer(json!({"ps": [], "pk": []}));
-    let denied = || bare(401, "Unauthorized");
-    vec![
-        read().header("origin", "https://good.example").note("first allowed").expect(ok()).step(),
-        read().header("origin", "https://also.example").note("second allowed").expect(ok()).step(),
-        read().note("no Origin header").expect(ok()).step(),
-        read().header("origin", "https://evil.example").note("other origin").expect(denied()).step(),
-        read().header("origin", "https://good.example/").note("not exact").expect(denied()).step(),
-        bare_request(Method::GET)
-            .header("origin", "https://evil.example")
-            .note("GET from other origin")
-            .expect(denied())
-            .step(),
-        bare_request(Method::OPTIONS)
-            .header("origin", "https://evil.example")
-            .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type")
-            .note("preflight from other origin")
-            .expect(denied())
-            .step(),
-    ]
-}
-
-/// Cases for `ALLOWED_ORIGINS=https://good.example` plus `ORIGIN_QUOTA=1000000`: other
-/// origins pass while under quota. (The worker counts 1 in 100 requests, by 100, so exact
-/// counting is tested against our server only, in `origin_quota_is_counted_exactly`.)
-pub fn quota_cases() -> Vec<Case> {
-    vec![Case { name: "origin_quota_lets_other_origins_through", build: with_quota }]
-}
-
-fn with_quota(room: &str, _now: u64) -> Vec<Step> {
-    let read = || post(json!({"r": room}));
-    let ok = || answer(json!({"ps": [], "pk": []}));
-    vec![
-        read().header("origin", "https://good.example").note("allowed").expect(ok()).step(),
-        read().header("origin", "https://evil.example").note("other, under quota").expect(ok()).step(),
-        read().note("no Origin").expect(ok()).step(),
-    ]
-}
-
-/// Ours only, with `origin_quota: Some(3)` and one allowed origin: every request from another
-/// origin counts (any method), the fourth is refused, per origin.
-pub fn exact_quota_cases() -> Vec<Case> {
-    vec![Case { name: "fourth_request_of_an_origin_is_over_quota", build: exact_quota }]
-}
-
-fn exact_quota(room: &str, _now: u64) -> Vec<Step> {
-    let read = || post(json!({"r": room}));
-    let ok = || answer(json!({"ps": [], "pk": []}));
-    let evil = "https://evil.example";
-    vec![
-        read().header("origin", evil).note("1st").expect(ok()).step(),
-        bare_request(Method::GET)
-            .header("origin", evil)
-            .note("2nd (GET counts too)")
-            .expect(Expect {
-                status: 200,
-                body: BodyExpect::Contains("Hello from P2PCF".into()),
-                headers: vec![],
-            })
-            .step(),
-        read().header("origin", evil).note("3rd").expect(ok()).step(),
-        read().header("origin", evil).note("4th").expect(bare(429, "Over quota")).step(),
-        read().header("origin", evil).note("5th").expect(bare(429, "Over quota")).step(),
-        read().header("origin", "https://other.example").note("another origin").expect(ok()).step(),
-        read().header("origin", "https://good.example").note("allowed origin").expect(ok()).step(),
-        read().note("no Origin").expect(ok()).step(),
     ]
 }

@@ -10,14 +10,38 @@ use super::runner::{answer, post, rejected, sleep_ms, worker_throws, Case, Step}
 
 pub fn cases() -> Vec<Case> {
     vec![
-        Case { name: "joiners_see_others_but_not_themselves", build: joiners_see_others },
-        Case { name: "packages_reach_only_their_target_session", build: package_routing },
-        Case { name: "delete_key_is_kept_and_only_given_for_d_plus_p", build: delete_key_rules },
-        Case { name: "unchanged_timestamp_does_not_rewrite_entry", build: unchanged_t },
-        Case { name: "freed_slots_are_reused_in_order", build: slot_reuse },
-        Case { name: "leave_by_header_and_by_delete_method", build: leave_variants },
-        Case { name: "leave_errors_have_exact_texts", build: leave_errors },
-        Case { name: "expired_entry_is_served_until_vacuum", build: expiry },
+        Case {
+            name: "joiners_see_others_but_not_themselves",
+            build: joiners_see_others,
+        },
+        Case {
+            name: "packages_reach_only_their_target_session",
+            build: package_routing,
+        },
+        Case {
+            name: "delete_key_is_kept_and_only_given_for_d_plus_p",
+            build: delete_key_rules,
+        },
+        Case {
+            name: "unchanged_timestamp_does_not_rewrite_entry",
+            build: unchanged_t,
+        },
+        Case {
+            name: "freed_slots_are_reused_in_order",
+            build: slot_reuse,
+        },
+        Case {
+            name: "leave_by_header_and_by_delete_method",
+            build: leave_variants,
+        },
+        Case {
+            name: "leave_errors_have_exact_texts",
+            build: leave_errors,
+        },
+        Case {
+            name: "expired_entry_is_served_until_vacuum",
+            build: expiry,
+        },
     ]
 }
 
@@ -41,15 +65,23 @@ fn observe(room: &str, expect_ps: Value) -> Step {
 fn joiners_see_others(room: &str, now: u64) -> Vec<Step> {
     let (a, b) = (Peer::new("A"), Peer::new("B"));
     vec![
-        post(a.read(room)).note("first poll is a read").expect(answer(empty())).step(),
+        post(a.read(room))
+            .note("first poll is a read")
+            .expect(answer(empty()))
+            .step(),
         post(a.publish(room, now, json!([])))
             .note("A publishes")
             .expect(answer(json!({"ps": [], "pk": [], "dk": "$dk:A"})))
             .step(),
-        post(a.poll(room, now)).note("A does not see itself").expect(answer(empty())).step(),
+        post(a.poll(room, now))
+            .note("A does not see itself")
+            .expect(answer(empty()))
+            .step(),
         post(b.publish(room, now + 1, json!([])))
             .note("B publishes and sees A")
-            .expect(answer(json!({"ps": [a.seen(now)], "pk": [], "dk": "$dk:B"})))
+            .expect(answer(
+                json!({"ps": [a.seen(now)], "pk": [], "dk": "$dk:B"}),
+            ))
             .step(),
         post(a.poll(room, now))
             .note("A sees B")
@@ -64,7 +96,12 @@ fn joiners_see_others(room: &str, now: u64) -> Vec<Step> {
 }
 
 fn package_routing(room: &str, now: u64) -> Vec<Step> {
-    let (a, b, c, d) = (Peer::new("A"), Peer::new("B"), Peer::new("C"), Peer::new("D"));
+    let (a, b, c, d) = (
+        Peer::new("A"),
+        Peer::new("B"),
+        Peer::new("C"),
+        Peer::new("D"),
+    );
     let (a_to_b, a_to_c) = (a.package_for(&b, now), a.package_for(&c, now));
     let b_to_a = b.package_for(&a, now + 5);
     vec![
@@ -74,11 +111,15 @@ fn package_routing(room: &str, now: u64) -> Vec<Step> {
             .step(),
         post(b.publish(room, now, json!([])))
             .note("B gets only its package")
-            .expect(answer(json!({"ps": [a.seen(now)], "pk": [a_to_b], "dk": "$dk:B"})))
+            .expect(answer(
+                json!({"ps": [a.seen(now)], "pk": [a_to_b], "dk": "$dk:B"}),
+            ))
             .step(),
         post(c.poll(room, now))
             .note("C (not published) gets its package")
-            .expect(answer(json!({"ps": [a.seen(now), b.seen(now)], "pk": [a_to_c]})))
+            .expect(answer(
+                json!({"ps": [a.seen(now), b.seen(now)], "pk": [a_to_c]}),
+            ))
             .step(),
         post(d.poll(room, now))
             .note("D gets nothing")
@@ -90,7 +131,9 @@ fn package_routing(room: &str, now: u64) -> Vec<Step> {
             .step(),
         post(b.publish(room, now + 5, json!([b_to_a])))
             .note("B answers A")
-            .expect(answer(json!({"ps": [a.seen(now)], "pk": [a_to_b], "dk": "$dk:B"})))
+            .expect(answer(
+                json!({"ps": [a.seen(now)], "pk": [a_to_b], "dk": "$dk:B"}),
+            ))
             .step(),
         post(a.poll(room, now))
             .note("A gets B's package")
@@ -119,14 +162,21 @@ fn delete_key_rules(room: &str, now: u64) -> Vec<Step> {
             .note("d without p: no key")
             .expect(answer(empty()))
             .step(),
-        post(a.read(room)).note("read: no key").expect(answer(empty())).step(),
+        post(a.read(room))
+            .note("read: no key")
+            .expect(answer(empty()))
+            .step(),
         post(b.publish(room, now, json!([])))
             .note("another context gets its own key")
-            .expect(answer(json!({"ps": [a.seen(now + 1000)], "pk": [], "dk": "$dk:B"})))
+            .expect(answer(
+                json!({"ps": [a.seen(now + 1000)], "pk": [], "dk": "$dk:B"}),
+            ))
             .step(),
         post(a.publish(room, now + 1000, json!([])))
             .note("unchanged t still returns the key")
-            .expect(answer(json!({"ps": [b.seen(now)], "pk": [], "dk": "$dk:A"})))
+            .expect(answer(
+                json!({"ps": [b.seen(now)], "pk": [], "dk": "$dk:A"}),
+            ))
             .step(),
     ]
 }
@@ -136,13 +186,19 @@ fn unchanged_t(room: &str, now: u64) -> Vec<Step> {
     let mut a2 = a.clone();
     a2.client = "client-A-renamed".into();
     vec![
-        post(a.publish(room, now, json!([]))).expect(answer(json!({"ps": [], "pk": [], "dk": "$dk:A"}))).step(),
+        post(a.publish(room, now, json!([])))
+            .expect(answer(json!({"ps": [], "pk": [], "dk": "$dk:A"})))
+            .step(),
         post(b.publish(room, now, json!([])))
-            .expect(answer(json!({"ps": [a.seen(now)], "pk": [], "dk": "$dk:B"})))
+            .expect(answer(
+                json!({"ps": [a.seen(now)], "pk": [], "dk": "$dk:B"}),
+            ))
             .step(),
         post(a2.publish(room, now, json!([b.package_for(&a, now)])))
             .note("same t, new data: not written")
-            .expect(answer(json!({"ps": [b.seen(now)], "pk": [], "dk": "$dk:A"})))
+            .expect(answer(
+                json!({"ps": [b.seen(now)], "pk": [], "dk": "$dk:A"}),
+            ))
             .step(),
         post(b.poll(room, now))
             .note("B still sees the old data and no package")
@@ -150,11 +206,15 @@ fn unchanged_t(room: &str, now: u64) -> Vec<Step> {
             .step(),
         post(a2.publish(room, now + 1, json!([a.package_for(&b, now)])))
             .note("new t: written")
-            .expect(answer(json!({"ps": [b.seen(now)], "pk": [], "dk": "$dk:A"})))
+            .expect(answer(
+                json!({"ps": [b.seen(now)], "pk": [], "dk": "$dk:A"}),
+            ))
             .step(),
         post(b.poll(room, now))
             .note("B sees the new data")
-            .expect(answer(json!({"ps": [a2.seen(now + 1)], "pk": [a.package_for(&b, now)]})))
+            .expect(answer(
+                json!({"ps": [a2.seen(now + 1)], "pk": [a.package_for(&b, now)]}),
+            ))
             .step(),
     ]
 }
@@ -164,21 +224,32 @@ fn slot_reuse(room: &str, now: u64) -> Vec<Step> {
     let publish = |p: &Peer, dk: &str| {
         post(p.publish(room, now, json!([])))
             .note(&format!("{} publishes", p.client))
-            .expect(answer(json!({"ps": "$any", "pk": [], "dk": format!("$dk:{dk}")})))
+            .expect(answer(
+                json!({"ps": "$any", "pk": [], "dk": format!("$dk:{dk}")}),
+            ))
             .step()
     };
     vec![
         publish(&a, "A"),
         publish(&b, "B"),
         publish(&c, "C"),
-        leave(&b, room, now, "$dk:B").note("B leaves (slot 1)").expect(answer(json!({}))).step(),
+        leave(&b, room, now, "$dk:B")
+            .note("B leaves (slot 1)")
+            .expect(answer(json!({})))
+            .step(),
         observe(room, json!([a.seen(now), c.seen(now)])),
         publish(&d, "D"),
         observe(room, json!([a.seen(now), d.seen(now), c.seen(now)])),
-        leave(&c, room, now, "$dk:C").note("C leaves (max index)").expect(answer(json!({}))).step(),
+        leave(&c, room, now, "$dk:C")
+            .note("C leaves (max index)")
+            .expect(answer(json!({})))
+            .step(),
         publish(&e, "E"),
         observe(room, json!([a.seen(now), d.seen(now), e.seen(now)])),
-        leave(&a, room, now, "$dk:A").note("A leaves (slot 0)").expect(answer(json!({}))).step(),
+        leave(&a, room, now, "$dk:A")
+            .note("A leaves (slot 0)")
+            .expect(answer(json!({})))
+            .step(),
         publish(&f, "F"),
         observe(room, json!([f.seen(now), d.seen(now), e.seen(now)])),
     ]
@@ -187,9 +258,13 @@ fn slot_reuse(room: &str, now: u64) -> Vec<Step> {
 fn leave_variants(room: &str, now: u64) -> Vec<Step> {
     let (a, b) = (Peer::new("A"), Peer::new("B"));
     vec![
-        post(a.publish(room, now, json!([]))).expect(answer(json!({"ps": [], "pk": [], "dk": "$dk:A"}))).step(),
+        post(a.publish(room, now, json!([])))
+            .expect(answer(json!({"ps": [], "pk": [], "dk": "$dk:A"})))
+            .step(),
         post(b.publish(room, now, json!([])))
-            .expect(answer(json!({"ps": [a.seen(now)], "pk": [], "dk": "$dk:B"})))
+            .expect(answer(
+                json!({"ps": [a.seen(now)], "pk": [], "dk": "$dk:B"}),
+            ))
             .step(),
         leave(&a, room, now, "$dk:A")
             .note("POST + X-Worker-Method: DELETE")
@@ -230,23 +305,46 @@ fn leave_errors(room: &str, now: u64) -> Vec<Step> {
     let no_d = json!({"r": room, "k": a.context, "dk": "$dk:A"});
     let x_header = |body: Value| post(body).header("x-worker-method", "DELETE");
     vec![
-        post(a.publish(room, now, json!([]))).expect(answer(json!({"ps": [], "pk": [], "dk": "$dk:A"}))).step(),
-        x_header(no_dk).note("no dk").expect(rejected(400, "Missing delete key")).step(),
+        post(a.publish(room, now, json!([])))
+            .expect(answer(json!({"ps": [], "pk": [], "dk": "$dk:A"})))
+            .step(),
+        x_header(no_dk)
+            .note("no dk")
+            .expect(rejected(400, "Missing delete key"))
+            .step(),
         x_header(no_dk_bad_room)
             .note("dk is checked before the room id")
             .expect(rejected(400, "Missing delete key"))
             .step(),
-        x_header(bad_room).note("bad room").expect(rejected(400, "Bad room idno")).step(),
-        x_header(bad_x).note("leave validates d's companions").expect(rejected(400, "Bad expiration")).step(),
-        leave(&a, room, now, "wrong-key").note("wrong dk").expect(rejected(404, "No delete key")).step(),
-        x_header(other_k).note("other context id").expect(rejected(404, "No delete key")).step(),
-        x_header(other_session).note("other session id").expect(rejected(404, "No delete key")).step(),
+        x_header(bad_room)
+            .note("bad room")
+            .expect(rejected(400, "Bad room idno"))
+            .step(),
+        x_header(bad_x)
+            .note("leave validates d's companions")
+            .expect(rejected(400, "Bad expiration"))
+            .step(),
+        leave(&a, room, now, "wrong-key")
+            .note("wrong dk")
+            .expect(rejected(404, "No delete key"))
+            .step(),
+        x_header(other_k)
+            .note("other context id")
+            .expect(rejected(404, "No delete key"))
+            .step(),
+        x_header(other_session)
+            .note("other session id")
+            .expect(rejected(404, "No delete key"))
+            .step(),
         observe(room, json!([a.seen(now)])),
         // Last, as the two implementations may now differ in state.
         x_header(no_d)
             .note("dk without d while an entry exists")
             .expect(worker_throws("TypeError"))
-            .ours(Improvement::BadRequestInsteadOfCrash, rejected(404, "No delete key"))
+            .ours(
+                Improvement::BadRequestInsteadOfCrash,
+                rejected(404, "No delete key"),
+            )
             .step(),
     ]
 }
@@ -260,9 +358,14 @@ fn expiry(room: &str, now: u64) -> Vec<Step> {
         // the next one is ≥ 30 s away, so what follows is deterministic on the worker.
         observe(room, json!([])),
         sleep_ms(10_500),
-        post(short).note("A publishes with x = 1000 ms").expect(answer(json!({"ps": [], "pk": [], "dk": "$dk:A"}))).step(),
+        post(short)
+            .note("A publishes with x = 1000 ms")
+            .expect(answer(json!({"ps": [], "pk": [], "dk": "$dk:A"})))
+            .step(),
         post(b.publish(room, now, json!([])))
-            .expect(answer(json!({"ps": [a.seen(now)], "pk": [], "dk": "$dk:B"})))
+            .expect(answer(
+                json!({"ps": [a.seen(now)], "pk": [], "dk": "$dk:B"}),
+            ))
             .step(),
         sleep_ms(1500),
         post(b.poll(room, now))

@@ -43,7 +43,9 @@ pub struct Peer {
 impl Peer {
     /// A valid peer whose ids are derived from `tag` (distinct tags give distinct peers).
     pub fn new(tag: &str) -> Self {
-        let seed = tag.bytes().fold(7u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
+        let seed = tag
+            .bytes()
+            .fold(7u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
         Self {
             session: format!("session-{tag}"),
             client: format!("client-{tag}"),
