@@ -7,8 +7,9 @@ use std::time::Duration;
 use anyhow::ensure;
 use p2pcf_server::ServerConfig;
 use p2pcf_tests::browser::{ev, seeded_bytes, sha256_hex, BrowserPeers};
+use p2pcf_tests::server::TestServer;
 use p2pcf_tests::worker::RealWorker;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use serde_json::json;
 
 /// P2PCF needs ~10 s to connect on loopback (trickle wait, polling rate); leave room for a busy CI.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -19,11 +20,14 @@ fn unique_room() -> String {
 }
 
 /// Two pages join one room on `worker_url`, connect, exchange a text message each way and a
-/// chunked binary message, then one leaves and the other sees it go.
+/// chunked binary message, then one leaves (answered 200 `{}`) and the other sees it go.
 async fn two_js_clients_exchange_messages(worker_url: &str) -> anyhow::Result<()> {
     let mut browser = BrowserPeers::launch().await?;
     let room = unique_room();
-    let alice = browser.open("a", worker_url, &room, "alice").await?;
+    // Alice's requests to the server are traced, to check her leave below.
+    let alice = browser
+        .open_with("a", worker_url, &room, "alice", json!({}), true)
+        .await?;
     let bob = browser.open("b", worker_url, &room, "bob-1").await?;
     ensure!(alice.session_id != bob.session_id, "distinct sessions");
 
@@ -76,6 +80,14 @@ async fn two_js_clients_exchange_messages(worker_url: &str) -> anyhow::Result<()
     assert_eq!(got["sha256"], expected.as_str());
 
     browser.close("a").await?;
+    let leave = browser
+        .wait_for(
+            ev("http", "a").field("workerMethod", json!("DELETE")),
+            MESSAGE_TIMEOUT,
+        )
+        .await?;
+    assert_eq!(leave["status"], 200, "leave answered: {leave}");
+    assert_eq!(leave["response"], "{}");
     browser
         .wait_for(
             ev("peerclose", "b").peer(&alice.session_id),
@@ -93,34 +105,7 @@ async fn js_clients_exchange_messages_through_real_worker() -> anyhow::Result<()
 
 #[tokio::test]
 async fn js_clients_exchange_messages_through_our_server() -> anyhow::Result<()> {
-    let server = OurServer::start(ServerConfig::default()).await?;
-    two_js_clients_exchange_messages(&server.url).await
-}
-
-/// Our server on 127.0.0.1:any, stopped when dropped.
-// TODO: switch to p2pcf_tests::server::TestServer once tests/support/server.rs provides it.
-struct OurServer {
-    url: String,
-    _stop: DropGuard,
-}
-
-impl OurServer {
-    async fn start(config: ServerConfig) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let stop = CancellationToken::new();
-        let shutdown = stop.clone();
-        tokio::spawn(async move {
-            if let Err(e) =
-                p2pcf_server::serve(listener, config, async move { shutdown.cancelled().await })
-                    .await
-            {
-                eprintln!("our server failed: {e}");
-            }
-        });
-        Ok(Self {
-            url,
-            _stop: stop.drop_guard(),
-        })
-    }
+    let server = TestServer::start(ServerConfig::default()).await?;
+    two_js_clients_exchange_messages(&server.url).await?;
+    server.stop().await
 }
