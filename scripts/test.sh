@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole CI: setup, then format check, clippy (warnings are errors) and every test with
-# nextest's `ci` profile (.config/nextest.toml). Runs every check even after a failure, prints the
+# The whole CI: setup, then format check, clippy (warnings are errors), every test with
+# nextest's `ci` profile (.config/nextest.toml) and the doctests. Runs every check even after a failure, prints the
 # time each step took, and exits non-zero if any step failed.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,6 +41,8 @@ step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step build-tests cargo nextest run --workspace --profile ci --no-run
 step test cargo nextest run --workspace --profile ci
+# nextest does not run doctests.
+step doctest cargo test --workspace --doc
 
 report
 if [ "${#failed[@]}" -gt 0 ]; then
