@@ -61,8 +61,17 @@ struct Pair {
     open_after: Duration,
 }
 
+/// Logs with `RUST_LOG=…` when a test fails or needs a closer look.
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 /// B (initiator) → package → A (answerer) → A's candidates → B, exactly as P2PCF carries them.
 async fn connect(opts: &RtcOptions) -> Pair {
+    init_tracing();
     let cert_a = LocalCertificate::generate().expect("cert A");
     let cert_b = LocalCertificate::generate().expect("cert B");
     let (a_session, b_session) = (random_ice_string(20), random_ice_string(20));
@@ -231,13 +240,9 @@ async fn ten_megabytes_arrive_intact_with_a_bounded_send_buffer() {
     stream_intact(10_000_000).await;
 }
 
-/// Runs in release builds, or in debug with `P2PCF_BIG_TRANSFER=1` (slow there).
+/// About 6 s in release and 16 s in debug on the 2-core build machine (busy with other builds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_megabytes_arrive_intact_with_a_bounded_send_buffer() {
-    if cfg!(debug_assertions) && std::env::var_os("P2PCF_BIG_TRANSFER").is_none() {
-        eprintln!("skipped in debug builds: set P2PCF_BIG_TRANSFER=1 or use --release");
-        return;
-    }
     stream_intact(100_000_000).await;
 }
 
@@ -345,10 +350,6 @@ async fn network_settings_with_unreachable_stun_return_within_the_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_streaming_when_the_other_side_closes_gets_closed_promptly() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
     let p = connect(&RtcOptions::loopback_only()).await;
     let b = std::sync::Arc::new(p.b);
     let sender = {
