@@ -35,6 +35,10 @@ const NETWORK_PROBE_CAP: Duration = Duration::from_secs(5);
 /// The first probe reports what it found after this long, so an unreachable or slow STUN
 /// server cannot hold up joining; the full probe follows, and a difference re-publishes.
 const FIRST_PROBE_CAP: Duration = Duration::from_millis(400);
+/// How long our server may hold a watch request (long-poll extension).
+const WATCH_WAIT: Duration = Duration::from_secs(25);
+/// After a failed watch request, try again after this long (plain polling goes on meanwhile).
+const WATCH_RETRY: Duration = Duration::from_secs(5);
 /// After a leave request, give up waiting for the worker's answer after this long.
 const LEAVE_GRACE: Duration = Duration::from_secs(12);
 
@@ -66,6 +70,8 @@ enum Report {
         key: String,
         result: Result<(PeerLink, Option<LocalOffer>), RtcError>,
     },
+    /// The server announced a change in the room (long-poll extension).
+    RoomChanged,
 }
 
 struct PeerEntry {
@@ -104,6 +110,12 @@ pub(crate) async fn start(
     tracing::info!(room = %setup.room, session = %session_id, "joining");
     let session = Session::new(setup.config.clone(), identity, seed);
     let (reports, report_rx) = mpsc::unbounded_channel();
+    let watch_body = serde_json::json!({ "r": setup.room.as_str(), "k": context_id.to_string() });
+    let watcher = tokio::spawn(watch_room(
+        Arc::clone(&setup.transport),
+        watch_body.to_string(),
+        reports.clone(),
+    ));
     let (link_events, link_rx) = mpsc::unbounded_channel();
     let driver = Driver {
         session,
@@ -121,6 +133,7 @@ pub(crate) async fn start(
         leave_deadline: None,
         probing: false,
         announced_join: false,
+        watcher,
     };
     tokio::spawn(driver.run(commands, report_rx, link_rx));
     Ok(Started {
@@ -153,6 +166,7 @@ struct Driver {
     leave_deadline: Option<Instant>,
     probing: bool,
     announced_join: bool,
+    watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Driver {
@@ -361,6 +375,9 @@ impl Driver {
                 }
             }
             Report::LinkCreated { key, result } => self.link_created(key, result),
+            Report::RoomChanged => self
+                .session
+                .handle_input(Input::RoomChanged { now: now_ms() }),
         }
     }
 
@@ -678,6 +695,7 @@ impl Driver {
     }
 
     fn finish(mut self) {
+        self.watcher.abort();
         let peers: Vec<SessionId> = self.peers.keys().cloned().collect();
         for peer in peers {
             self.remove_peer(&peer, true);
@@ -691,6 +709,36 @@ impl Driver {
 
     fn emit(&self, event: ClientEvent) {
         let _ = self.events.send(event);
+    }
+}
+
+/// Follows the room through our server's long-poll extension and reports every change, so the
+/// session polls at once instead of at its next step. Ends at once against a server without the
+/// extension (the real worker), leaving plain P2PCF polling.
+async fn watch_room(
+    transport: Arc<dyn Transport>,
+    body: String,
+    reports: mpsc::UnboundedSender<Report>,
+) {
+    let mut since: Option<u64> = None;
+    while !reports.is_closed() {
+        match transport.watch(body.clone(), since, WATCH_WAIT).await {
+            Ok(None) => {
+                tracing::debug!("no long-poll extension on this server; plain polling");
+                return;
+            }
+            Ok(Some(version)) => {
+                if since.is_some_and(|s| s != version) && reports.send(Report::RoomChanged).is_err()
+                {
+                    return;
+                }
+                since = Some(version);
+            }
+            Err(e) => {
+                tracing::debug!("watch request failed: {e}");
+                tokio::time::sleep(WATCH_RETRY).await;
+            }
+        }
     }
 }
 

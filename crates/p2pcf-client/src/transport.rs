@@ -33,11 +33,26 @@ impl TransportError {
 /// A boxed transport answer: the response body on success.
 pub type TransportFuture = Pin<Box<dyn Future<Output = Result<String, TransportError>> + Send>>;
 
+/// A boxed long-poll answer: the room's change counter, `None` if the server has no such
+/// extension (the real worker).
+pub type WatchFuture = Pin<Box<dyn Future<Output = Result<Option<u64>, TransportError>> + Send>>;
+
 /// Sends one P2PCF request body (JSON text) and yields the answer body.
 pub trait Transport: Send + Sync + 'static {
     /// `leave` marks the P2PCF leave request (sent with `X-Worker-Method: DELETE`).
     fn post(&self, body: String, leave: bool) -> TransportFuture;
+
+    /// Our server's long-poll extension: a read-only poll held until the room's change counter
+    /// differs from `since` (or `wait` passes). Yields the counter; `None` when the server does
+    /// not announce one (the default: no extension).
+    fn watch(&self, body: String, since: Option<u64>, wait: Duration) -> WatchFuture {
+        let _ = (body, since, wait);
+        Box::pin(async { Ok(None) })
+    }
 }
+
+/// The response header carrying the room's change counter (our server only).
+pub const VERSION_HEADER: &str = "x-p2pcf-version";
 
 /// The real transport: HTTP(S) POSTs to a worker URL, as the JS client makes them.
 #[derive(Debug, Clone)]
@@ -75,20 +90,65 @@ impl Transport for HttpTransport {
                 .send()
                 .await
                 .map_err(|e| TransportError::Unreachable(error_chain(&e)))?;
-            let status = response.status();
-            let text = response
-                .text()
+            read_answer(response).await
+        })
+    }
+
+    fn watch(&self, body: String, since: Option<u64>, wait: Duration) -> WatchFuture {
+        let request = self.watch_request(body, since, wait);
+        Box::pin(async move {
+            let response = request
+                .send()
                 .await
                 .map_err(|e| TransportError::Unreachable(error_chain(&e)))?;
-            if status.is_success() {
-                Ok(text)
-            } else {
-                Err(TransportError::Rejected {
-                    status: status.as_u16(),
-                    text,
-                })
-            }
+            let version = response
+                .headers()
+                .get(VERSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
+            read_answer(response).await?;
+            Ok(version)
         })
+    }
+}
+
+/// The body of a success; the status and text of anything else.
+async fn read_answer(response: reqwest::Response) -> Result<String, TransportError> {
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| TransportError::Unreachable(error_chain(&e)))?;
+    if status.is_success() {
+        Ok(text)
+    } else {
+        Err(TransportError::Rejected {
+            status: status.as_u16(),
+            text,
+        })
+    }
+}
+
+impl HttpTransport {
+    fn watch_request(
+        &self,
+        body: String,
+        since: Option<u64>,
+        wait: Duration,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            // The held poll may outlast the ordinary request timeout.
+            .timeout(wait + Duration::from_secs(10))
+            .body(body);
+        if let Some(since) = since {
+            request = request
+                .header("X-P2PCF-Since", since.to_string())
+                .header("X-P2PCF-Wait", wait.as_millis().to_string());
+        }
+        request
     }
 }
 

@@ -66,8 +66,8 @@
 
 pub mod chunk;
 pub mod config;
-pub mod file;
 mod error;
+pub mod file;
 pub mod ice;
 mod ids;
 pub mod sdp;

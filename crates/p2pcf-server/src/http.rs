@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -17,6 +17,7 @@ use crate::month::month_key;
 use crate::request::{self, Rejection};
 use crate::room::PollOutcome;
 use crate::store::{MemoryStore, Store, StoreError};
+use crate::watch::{RoomWatch, SINCE_HEADER, VERSION_HEADER, WAIT_HEADER};
 
 const TEXT_PLAIN: &str = "text/plain;charset=UTF-8";
 const HEALTH_PAGE: &str = "<html><body style=\"font-size: 24px; padding: 18px; font-family: Arial, sans-serif\"\">Hello from P2PCF<br/><div style=\"line-height: 28px; margin-top: 8px; font-size: 0.8em\">&#128077; R2 bucket is configured properly, ready to serve.</div></body></html>";
@@ -26,6 +27,7 @@ const HEALTH_PAGE: &str = "<html><body style=\"font-size: 24px; padding: 18px; f
 pub struct AppState {
     config: Arc<ServerConfig>,
     store: Arc<dyn Store>,
+    watch: RoomWatch,
 }
 
 impl std::fmt::Debug for AppState {
@@ -51,7 +53,18 @@ impl AppState {
         Self {
             config: Arc::new(config),
             store,
+            watch: RoomWatch::new(),
         }
+    }
+
+    /// Releases polls held by the long-poll extension (call when shutting down).
+    pub fn release_waiting_polls(&self) {
+        self.watch.close();
+    }
+
+    /// Forgets change counters of rooms nobody is waiting on (run with vacuum).
+    pub(crate) fn prune_idle_watches(&self) {
+        self.watch.prune();
     }
 
     /// The store behind this state.
@@ -107,6 +120,7 @@ async fn route(state: &AppState, req: Request) -> Response {
     if !is_leave && method != Method::POST {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
     }
+    let wait = long_poll_wait(req.headers());
     let body = match read_body(state, req).await {
         Ok(body) => body,
         Err(too_large) => return too_large,
@@ -115,7 +129,23 @@ async fn route(state: &AppState, req: Request) -> Response {
     let result = if is_leave {
         leave(state, &payload, now).await
     } else {
-        poll(state, &payload, now).await
+        let room = payload.get("r").and_then(|r| r.as_str());
+        let now = match (room, wait) {
+            (Some(room), Some((since, wait))) if state.watch.version(room) == since => {
+                state.watch.wait_change(room, since, wait).await;
+                now_ms()
+            }
+            _ => now,
+        };
+        let version = room.map(|room| state.watch.version(room));
+        poll(state, &payload, now).await.map(|mut answer| {
+            if let Some(version) = version {
+                answer
+                    .headers_mut()
+                    .insert(VERSION_HEADER, HeaderValue::from(version));
+            }
+            answer
+        })
     };
     match result {
         Ok(answer) => answer,
@@ -160,6 +190,9 @@ async fn poll(state: &AppState, payload: &Payload, now: f64) -> Result<Response,
             outcome.changed
         })
         .await?;
+    if outcome.changed {
+        state.watch.bump(req.room.as_str());
+    }
     if outcome.joined {
         if let Some(peer) = &req.peer {
             tracing::info!(room = %req.room, context = %peer.context_id, "peer joined");
@@ -181,10 +214,18 @@ async fn leave(state: &AppState, payload: &Payload, now: f64) -> Result<Response
     if !left {
         return Ok(cors(StatusCode::NOT_FOUND, "No delete key".into()));
     }
+    state.watch.bump(req.room.as_str());
     if let Some(target) = &req.target {
         tracing::info!(room = %req.room, context = %target.context_id, "peer left");
     }
     Ok(cors(StatusCode::OK, "{}".into()))
+}
+
+/// The long-poll extension's headers: `(since, wait)` when both are present and valid.
+fn long_poll_wait(headers: &HeaderMap) -> Option<(u64, Duration)> {
+    let since = header(headers, SINCE_HEADER)?.parse().ok()?;
+    let wait: u64 = header(headers, WAIT_HEADER)?.parse().ok()?;
+    Some((since, Duration::from_millis(wait)))
 }
 
 /// `getResponseIfDisallowed`, with an exact count of every request.

@@ -63,6 +63,7 @@ mod month;
 pub mod request;
 pub mod room;
 pub mod store;
+pub mod watch;
 
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -96,6 +97,7 @@ pub async fn serve(
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
 
     let vacuum_store = store.clone();
+    let vacuum_state = state.clone();
     let vacuum = tokio::spawn(async move {
         let mut tick = tokio::time::interval(vacuum_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -104,6 +106,7 @@ pub async fn serve(
                 _ = tick.tick() => {}
                 _ = stop_rx.changed() => break,
             }
+            vacuum_state.prune_idle_watches();
             match vacuum_store.vacuum(wall_clock_ms()).await {
                 Ok(report) if report.entries + report.rooms > 0 => {
                     tracing::debug!(entries = report.entries, rooms = report.rooms, "vacuumed");
@@ -117,8 +120,12 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::debug!(%addr, "serving");
     }
+    let held_polls = state.clone();
     let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            held_polls.release_waiting_polls();
+        })
         .await;
     let _ = stop_tx.send(true);
     let _ = vacuum.await;

@@ -106,6 +106,8 @@ pub struct Session {
     last_processed: HashMap<SessionId, i64>,
     package_received: HashSet<SessionId>,
     peers: BTreeMap<SessionId, PeerState>,
+    /// A room change was announced while a request was in flight.
+    poll_again: bool,
     /// Remote peers seen in `ps` without a local connection, and since when.
     awaiting_package: HashMap<SessionId, u64>,
     stop_fast_polling_at: u64,
@@ -142,6 +144,7 @@ impl Session {
             package_received: HashSet::new(),
             peers: BTreeMap::new(),
             awaiting_package: HashMap::new(),
+            poll_again: false,
             consecutive_failures: 0,
             next_request_id: 1,
             outputs: VecDeque::new(),
@@ -220,6 +223,7 @@ impl Session {
             Input::PeerConnected { peer, .. } => self.on_peer_connected(peer),
             Input::PeerClosed { peer, .. } => self.remove_peer(&peer, None),
             Input::Leave { .. } => self.on_leave(now),
+            Input::RoomChanged { .. } => self.on_room_changed(now),
         }
         self.run_due(now);
     }
@@ -244,6 +248,18 @@ impl Session {
             if self.can_step() && now >= t {
                 self.step(now);
             }
+        }
+    }
+
+    fn on_room_changed(&mut self, now: u64) {
+        if self.finished || !self.sent_first_poll {
+            return;
+        }
+        if self.in_flight.is_some() {
+            // The answer in flight may predate the change: poll again right after it.
+            self.poll_again = true;
+        } else {
+            self.next_step = NextStep::At(now);
         }
     }
 
@@ -451,6 +467,10 @@ impl Session {
     /// `nextStepTime` as `_step` computes it, placed on the step grid (P2PCF steps only on
     /// 500 ms interval ticks) — or earlier while a handshake is pending.
     fn schedule_after_poll(&mut self, step_now: u64, now: u64) {
+        if std::mem::take(&mut self.poll_again) {
+            self.next_step = NextStep::At(now);
+            return;
+        }
         let c = &self.config;
         let rate = if step_now < self.stop_fast_polling_at {
             Some(c.fast_polling_rate_ms)

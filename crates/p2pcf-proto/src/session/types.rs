@@ -72,6 +72,9 @@ pub enum Input {
     PeerClosed { now: u64, peer: SessionId },
     /// Leave the room: destroy peers and send the leave request (if a delete key is known).
     Leave { now: u64 },
+    /// The server announced that the room changed (our server's long-poll extension): poll
+    /// now instead of at the next scheduled step.
+    RoomChanged { now: u64 },
 }
 
 impl Input {
@@ -86,7 +89,8 @@ impl Input {
             | Input::AnswererCandidates { now, .. }
             | Input::PeerConnected { now, .. }
             | Input::PeerClosed { now, .. }
-            | Input::Leave { now } => *now,
+            | Input::Leave { now }
+            | Input::RoomChanged { now } => *now,
         }
     }
 }

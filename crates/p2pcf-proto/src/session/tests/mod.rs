@@ -375,3 +375,31 @@ pub(super) fn sim_identity() -> LocalIdentity {
         joined_at_ms: T0,
     }
 }
+
+#[test]
+fn room_change_announcement_polls_at_once() {
+    let run = |announce: Option<u64>| {
+        let mut sim = Sim::new(cfg());
+        sim.add_node(T0, false, &["203.0.113.1"]);
+        if let Some(at) = announce {
+            sim.run_until(at - 1);
+            sim.push(0, at, Input::RoomChanged { now: at });
+        }
+        sim.run_until(T0 + 40_000);
+        sim.nodes[0]
+            .requests()
+            .iter()
+            .map(|(t, _, _)| *t)
+            .collect::<Vec<u64>>()
+    };
+    // Alone in the room: after the fast window the node polls every 5 s.
+    let at = T0 + 31_234;
+    let quiet = run(None);
+    let announced = run(Some(at));
+    assert!(!quiet.contains(&at));
+    assert!(
+        announced.contains(&at),
+        "polled at the announcement: {announced:?}"
+    );
+    assert_eq!(announced.len(), quiet.len() + 1, "exactly one extra poll");
+}
