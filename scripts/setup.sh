@@ -14,6 +14,8 @@ APT_PACKAGES=(
   # the Tauri desktop app (build) and a display for it in CI
   build-essential pkg-config libwebkit2gtk-4.1-dev libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev xvfb
+  # end-to-end tests of the app window (WebKitWebDriver)
+  webkit2gtk-driver
 )
 
 SUDO=()

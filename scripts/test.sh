@@ -40,6 +40,8 @@ fi
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step build-tests cargo nextest run --workspace --profile ci --no-run
+# The app binary the window tests (tests/app_e2e.rs) launch through WebKitWebDriver.
+step build-app cargo build -p p2pcf-app
 step test cargo nextest run --workspace --profile ci
 # nextest does not run doctests.
 step doctest cargo test --workspace --doc

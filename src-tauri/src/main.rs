@@ -1,0 +1,5 @@
+// Prevents an additional console window on Windows in release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+fn main() {
+    p2pcf_app_lib::run();
+}

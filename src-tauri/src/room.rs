@@ -1,0 +1,347 @@
+//! A joined room: the client handle, the peer names, and the task that turns client events into
+//! [`AppEvent`]s (saving received files on the way).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use p2pcf_client::{ClientConfig, ClientEvent, ClientHandle, JoinOptions, SessionId};
+use p2pcf_proto::file;
+use tauri::AppHandle;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::error::AppError;
+use crate::events::{emit, AppEvent, Connection};
+use crate::files;
+
+/// At most one progress event per transfer this often (plus the last one).
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+type Peers = Arc<Mutex<HashMap<SessionId, String>>>;
+
+/// What `join` tells the UI.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinInfo {
+    pub room: String,
+    pub name: String,
+    pub session_id: String,
+    pub worker_url: String,
+    /// The URL others on the LAN paste as worker URL (embedded server with the LAN option).
+    pub lan_url: Option<String>,
+}
+
+pub struct Room {
+    client: ClientHandle,
+    peers: Peers,
+    max_message_size: usize,
+    pump: JoinHandle<()>,
+}
+
+static TRANSFER_IDS: AtomicU64 = AtomicU64::new(1);
+
+impl Room {
+    /// Joins `room` as `name` with `config`; events go to the UI from now on.
+    pub async fn join(
+        app: AppHandle,
+        room: &str,
+        name: &str,
+        config: ClientConfig,
+        save_dir: PathBuf,
+    ) -> Result<(Room, SessionId), AppError> {
+        emit(
+            &app,
+            AppEvent::Status {
+                connection: Connection::Connecting,
+                peers: 0,
+                text: format!("Connecting to {}…", config.worker_url),
+            },
+        );
+        let max_message_size = config.max_message_size;
+        let options = JoinOptions {
+            config,
+            ..JoinOptions::default()
+        };
+        let (client, events) = p2pcf_client::join(room, name, options).await?;
+        let peers = Peers::default();
+        let pump = tokio::spawn(pump(app, events, Arc::clone(&peers), save_dir));
+        let session = client.session_id().clone();
+        Ok((
+            Room {
+                client,
+                peers,
+                max_message_size,
+                pump,
+            },
+            session,
+        ))
+    }
+
+    /// Sends a chat line to every connected peer.
+    pub async fn send_chat(&self, text: &str) -> Result<usize, AppError> {
+        let results = self.client.broadcast(Bytes::from(text.to_owned())).await?;
+        let delivered = results.iter().filter(|(_, r)| r.is_ok()).count();
+        if let Some((_, Err(e))) = results.iter().find(|(_, r)| r.is_err()) {
+            tracing::warn!(error = %e, "chat not delivered to every peer");
+        }
+        Ok(delivered)
+    }
+
+    /// Sends the file at `path` to every connected peer, with progress events. Returns the
+    /// transfer ids (one per peer) once the sends started.
+    pub async fn send_file(&self, app: AppHandle, path: PathBuf) -> Result<Vec<u64>, AppError> {
+        let peers: Vec<(SessionId, String)> = lock(&self.peers)
+            .iter()
+            .map(|(s, n)| (s.clone(), n.clone()))
+            .collect();
+        if peers.is_empty() {
+            return Err(AppError::Invalid(
+                "no peer connected: wait for someone to join".into(),
+            ));
+        }
+        let max = self.max_message_size;
+        let outgoing = tokio::task::spawn_blocking(move || files::load(&path, max))
+            .await
+            .map_err(|e| AppError::Io(e.to_string()))??;
+        let outgoing = Arc::new(outgoing);
+        let mut ids = Vec::new();
+        for (session, name) in peers {
+            let id = TRANSFER_IDS.fetch_add(1, Ordering::Relaxed);
+            ids.push(id);
+            tokio::spawn(send_file_to(
+                app.clone(),
+                self.client.clone(),
+                id,
+                session,
+                name,
+                Arc::clone(&outgoing),
+            ));
+        }
+        Ok(ids)
+    }
+
+    /// Leaves: the P2PCF leave request goes out (peers see us go), then the pump ends.
+    pub async fn leave(self) {
+        self.client.leave().await;
+        if tokio::time::timeout(Duration::from_secs(3), self.pump)
+            .await
+            .is_err()
+        {
+            tracing::warn!("room events did not end within 3 s after leaving");
+        }
+    }
+}
+
+fn lock(peers: &Peers) -> std::sync::MutexGuard<'_, HashMap<SessionId, String>> {
+    peers
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn send_file_to(
+    app: AppHandle,
+    client: ClientHandle,
+    transfer_id: u64,
+    to: SessionId,
+    peer: String,
+    file: Arc<files::Outgoing>,
+) {
+    let progress = |sent: u64| AppEvent::FileProgress {
+        transfer_id,
+        peer: peer.clone(),
+        file_name: file.name.clone(),
+        sent: sent.saturating_sub(file.overhead).min(file.size),
+        total: file.size,
+    };
+    let (tx, mut updates) = watch::channel(0u64);
+    let sending = client.send_with_progress(&to, file.message.clone(), tx);
+    tokio::pin!(sending);
+    let mut last: Option<Instant> = None;
+    let result = loop {
+        tokio::select! {
+            result = &mut sending => break result,
+            changed = updates.changed() => {
+                if changed.is_err() {
+                    break (&mut sending).await;
+                }
+                if last.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
+                    last = Some(Instant::now());
+                    let sent = *updates.borrow_and_update();
+                    emit(&app, progress(sent));
+                }
+            }
+        }
+    };
+    match result {
+        Ok(()) => {
+            emit(&app, progress(file.message.len() as u64));
+            emit(
+                &app,
+                AppEvent::FileSent {
+                    transfer_id,
+                    peer,
+                    file_name: file.name.clone(),
+                    size: file.size,
+                },
+            );
+        }
+        Err(e) => emit(
+            &app,
+            AppEvent::Error {
+                text: format!("sending {} to {peer} failed: {e}", file.name),
+            },
+        ),
+    }
+}
+
+/// Turns client events into UI events until the client has left.
+async fn pump(
+    app: AppHandle,
+    mut events: mpsc::UnboundedReceiver<ClientEvent>,
+    peers: Peers,
+    save_dir: PathBuf,
+) {
+    let status = |app: &AppHandle, peers: &Peers| {
+        let n = lock(peers).len();
+        let text = match n {
+            0 => "Connected, waiting for peers".to_owned(),
+            1 => "1 peer connected".to_owned(),
+            n => format!("{n} peers connected"),
+        };
+        emit(
+            app,
+            AppEvent::Status {
+                connection: Connection::Connected,
+                peers: n,
+                text,
+            },
+        );
+    };
+    while let Some(event) = events.recv().await {
+        match event {
+            ClientEvent::Joined { .. } | ClientEvent::SignallingRecovered => status(&app, &peers),
+            ClientEvent::PeerConnected {
+                session_id,
+                client_id,
+            } => {
+                lock(&peers).insert(session_id.clone(), client_id.to_string());
+                emit(
+                    &app,
+                    AppEvent::PeerConnected {
+                        session_id: session_id.to_string(),
+                        name: client_id.to_string(),
+                    },
+                );
+                status(&app, &peers);
+            }
+            ClientEvent::PeerClosed {
+                session_id,
+                client_id,
+            } => {
+                lock(&peers).remove(&session_id);
+                emit(
+                    &app,
+                    AppEvent::PeerClosed {
+                        session_id: session_id.to_string(),
+                        name: client_id.to_string(),
+                    },
+                );
+                status(&app, &peers);
+            }
+            ClientEvent::Message { from, data } => {
+                let name = lock(&peers)
+                    .get(&from)
+                    .cloned()
+                    .unwrap_or_else(|| from.to_string());
+                if file::is_file_message(&data) {
+                    receive_file(&app, &save_dir, &from, name, data).await;
+                } else {
+                    emit(
+                        &app,
+                        AppEvent::Message {
+                            from: from.to_string(),
+                            name,
+                            text: String::from_utf8_lossy(&data).into_owned(),
+                        },
+                    );
+                }
+            }
+            ClientEvent::SignallingError {
+                status: None,
+                text,
+                consecutive_failures,
+            } => emit(
+                &app,
+                AppEvent::Status {
+                    connection: Connection::Unreachable,
+                    peers: lock(&peers).len(),
+                    text: format!(
+                        "Signalling server unreachable ({text}); retrying \
+                         (attempt {consecutive_failures})"
+                    ),
+                },
+            ),
+            ClientEvent::SignallingError {
+                status: Some(code),
+                text,
+                ..
+            } => emit(
+                &app,
+                AppEvent::Error {
+                    text: format!("signalling server refused the request ({code}): {text}"),
+                },
+            ),
+            ClientEvent::MessageDropped { from, reason } => emit(
+                &app,
+                AppEvent::Error {
+                    text: format!("message from {from} dropped: {reason}"),
+                },
+            ),
+            ClientEvent::Left => break,
+        }
+    }
+    emit(&app, AppEvent::Left);
+}
+
+async fn receive_file(
+    app: &AppHandle,
+    save_dir: &std::path::Path,
+    from: &SessionId,
+    name: String,
+    data: Bytes,
+) {
+    let dir = save_dir.to_path_buf();
+    let saved = tokio::task::spawn_blocking(move || {
+        let decoded = file::decode(&data)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "not a file message".to_owned())?;
+        let path = files::save_unique(&dir, &decoded.header.name, decoded.data)
+            .map_err(|e| format!("cannot save {:?}: {e}", decoded.header.name))?;
+        Ok::<_, String>((decoded.header.name, decoded.header.size, path))
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    match saved {
+        Ok((file_name, size, path)) => emit(
+            app,
+            AppEvent::FileReceived {
+                from: from.to_string(),
+                name,
+                file_name,
+                size,
+                path: path.display().to_string(),
+            },
+        ),
+        Err(e) => emit(
+            app,
+            AppEvent::Error {
+                text: format!("file from {name} rejected: {e}"),
+            },
+        ),
+    }
+}
