@@ -141,3 +141,38 @@ async fn unreachable_stun_server_does_not_stall_joining() -> anyhow::Result<()> 
     alice.handle.leave().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdp_transform_hook_rewrites_every_local_description() -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let server = TestServer::start(ServerConfig::default()).await?;
+    let room = room();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let with_hook = || {
+        let mut options = p2pcf_tests::client::loopback_options(&server.url);
+        let calls = Arc::clone(&calls);
+        options.rtc.sdp_transform = Some(Arc::new(move |sdp: &str| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            assert!(sdp.starts_with("v=0"), "a whole SDP is passed");
+            // A harmless rewrite: an extra session-level attribute the other side ignores.
+            sdp.replacen("s=-\r\n", "s=-\r\na=x-p2pcf-rs:transformed\r\n", 1)
+        }));
+        options
+    };
+    let mut alice = RustPeer::join_with(&room, "alice", with_hook()).await?;
+    let mut bob = RustPeer::join_with(&room, "bobby", with_hook()).await?;
+    alice.connected(1, CONNECT).await?;
+    bob.connected(1, CONNECT).await?;
+    // One offer (peer B) and one answer (peer A), each through the hook.
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    alice
+        .handle
+        .send(bob.session_id(), &b"still talking"[..])
+        .await?;
+    let (_, got) = bob.message(Duration::from_secs(10)).await?;
+    assert_eq!(&got[..], b"still talking");
+    alice.handle.leave().await;
+    bob.handle.leave().await;
+    Ok(())
+}

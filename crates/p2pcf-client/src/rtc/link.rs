@@ -14,6 +14,7 @@ use webrtc::data_channel::data_channel_state::RTCDataChannelState;
 use webrtc::data_channel::RTCDataChannel;
 use webrtc::ice_transport::ice_candidate::RTCIceCandidateInit;
 use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::policy::ice_transport_policy::RTCIceTransportPolicy;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 
@@ -113,7 +114,7 @@ impl PeerLink {
         )?;
         let api = opts.build_api(None)?;
         let pc = api
-            .new_peer_connection(config(&p.ice_servers, cert))
+            .new_peer_connection(config(&p.ice_servers, cert, opts))
             .await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let link = PeerLink::start(key, Arc::new(pc), &tx, rx, events, opts);
@@ -129,7 +130,7 @@ impl PeerLink {
         let _ = link.channel.set(dc);
 
         let offer = link.pc.create_offer(None).await?;
-        let (ufrag, pwd) = ice_credentials(&offer.sdp)?;
+        let (ufrag, pwd) = ice_credentials(&published_sdp(opts, &offer))?;
         link.pc.set_local_description(offer).await?;
         tracing::trace!(key = %link.key, sdp = %answer, "remote answer");
         link.pc
@@ -157,7 +158,7 @@ impl PeerLink {
         let offer = create_sdp(true, &p.remote_ufrag, &p.remote_pwd, &p.remote_dtls_b64)?;
         let api = opts.build_api(Some((p.local_ufrag.clone(), p.local_pwd.clone())))?;
         let pc = api
-            .new_peer_connection(config(&p.ice_servers, cert))
+            .new_peer_connection(config(&p.ice_servers, cert, opts))
             .await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let link = PeerLink::start(key, Arc::new(pc), &tx, rx, events, opts);
@@ -178,7 +179,7 @@ impl PeerLink {
             .await?;
         link.add_remote_candidates(p.remote_candidates).await?;
         let answer = link.pc.create_answer(None).await?;
-        if ice_credentials(&answer.sdp)? != (p.local_ufrag, p.local_pwd) {
+        if ice_credentials(&published_sdp(opts, &answer))? != (p.local_ufrag, p.local_pwd) {
             tracing::warn!(key = %link.key, "answer does not carry the forced ICE credentials");
         }
         link.pc.set_local_description(answer).await?;
@@ -336,11 +337,31 @@ impl Drop for PeerLink {
     }
 }
 
-fn config(ice_servers: &[IceServer], cert: &LocalCertificate) -> RTCConfiguration {
+fn config(
+    ice_servers: &[IceServer],
+    cert: &LocalCertificate,
+    opts: &RtcOptions,
+) -> RTCConfiguration {
     RTCConfiguration {
         ice_servers: to_rtc_ice_servers(ice_servers),
         certificates: vec![cert.rtc().clone()],
+        ice_transport_policy: if opts.relay_only {
+            RTCIceTransportPolicy::Relay
+        } else {
+            RTCIceTransportPolicy::All
+        },
         ..Default::default()
+    }
+}
+
+/// P2PCF's `sdpTransform`: the user's hook sees each local description and may rewrite what
+/// this side publishes from it (the ICE credentials read for the package). webrtc-rs refuses to
+/// set a local description that differs from the one it created, so the connection itself is
+/// set up with the original.
+fn published_sdp(opts: &RtcOptions, description: &RTCSessionDescription) -> String {
+    match &opts.sdp_transform {
+        Some(transform) => transform(&description.sdp),
+        None => description.sdp.clone(),
     }
 }
 

@@ -24,7 +24,9 @@ pub use cert::LocalCertificate;
 pub use error::RtcError;
 pub use link::{AnswererParams, InitiatorParams, LocalOffer, PeerLink};
 pub use network::{gather_network_settings, NetworkSettings};
-pub use options::{InterfaceFilter, IpFilter, RtcOptions, DEFAULT_SEND_HIGH_WATER_MARK};
+pub use options::{
+    InterfaceFilter, IpFilter, RtcOptions, SdpTransform, DEFAULT_SEND_HIGH_WATER_MARK,
+};
 
 /// What happens on a link, in order. `Open` precedes every `Message`; at most one of
 /// `Closed` / `Failed` is emitted, and nothing after it.

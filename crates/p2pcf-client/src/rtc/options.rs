@@ -18,6 +18,11 @@ pub type IpFilter = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
 /// A predicate on local interface names: `true` keeps the interface for ICE gathering.
 pub type InterfaceFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
+/// P2PCF's `sdpTransform` option: sees each local SDP (offer or answer) and returns what this
+/// side publishes from it. webrtc-rs rejects munged local descriptions, so unlike in a browser
+/// the rewrite does not change the local connection itself.
+pub type SdpTransform = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
 /// Default send high-water mark: `PeerLink::send` waits while more than this is buffered.
 pub const DEFAULT_SEND_HIGH_WATER_MARK: usize = 1024 * 1024;
 
@@ -40,6 +45,10 @@ pub struct RtcOptions {
     pub interface_filter: Option<InterfaceFilter>,
     /// `send` waits while the data channel holds more than this many unsent/unacknowledged bytes.
     pub send_high_water_mark: usize,
+    /// Peer-connection option `iceTransportPolicy: 'relay'`: use TURN relays only.
+    pub relay_only: bool,
+    /// P2PCF's `sdpTransform` hook (the identity when `None`).
+    pub sdp_transform: Option<SdpTransform>,
 }
 
 impl Default for RtcOptions {
@@ -51,6 +60,8 @@ impl Default for RtcOptions {
             ip_filter: None,
             interface_filter: None,
             send_high_water_mark: DEFAULT_SEND_HIGH_WATER_MARK,
+            relay_only: false,
+            sdp_transform: None,
         }
     }
 }
@@ -64,6 +75,8 @@ impl std::fmt::Debug for RtcOptions {
             .field("ip_filter", &self.ip_filter.is_some())
             .field("interface_filter", &self.interface_filter.is_some())
             .field("send_high_water_mark", &self.send_high_water_mark)
+            .field("relay_only", &self.relay_only)
+            .field("sdp_transform", &self.sdp_transform.is_some())
             .finish()
     }
 }
