@@ -101,10 +101,7 @@ async fn rust_throughput(url: &str) -> anyhow::Result<Vec<(usize, f64)>> {
     for size in SIZES {
         let data = bytes::Bytes::from(seeded_bytes(size, size as u32));
         let started = Instant::now();
-        let (sent, received) = tokio::join!(
-            a.handle.send(&to, data.clone()),
-            b.message(TIMEOUT)
-        );
+        let (sent, received) = tokio::join!(a.handle.send(&to, data.clone()), b.message(TIMEOUT));
         sent?;
         let (_, got) = received?;
         let secs = started.elapsed().as_secs_f64();
@@ -114,6 +111,51 @@ async fn rust_throughput(url: &str) -> anyhow::Result<Vec<(usize, f64)>> {
     a.handle.leave().await;
     b.handle.leave().await;
     Ok(out)
+}
+
+/// Peak resident memory of this process so far (`VmHWM`), in bytes.
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// One 1 GiB message Rust→Rust (both in this process): MB/s, and how far peak memory rose beyond
+/// the receiver's 1 GiB reassembly buffer during the transfer (the sender's copy exists before).
+async fn rust_gigabyte(url: &str) -> anyhow::Result<(f64, f64)> {
+    const GIB: usize = 1 << 30;
+    let room = room("gib");
+    let mut options = p2pcf_tests::client::loopback_options(url);
+    options.config.max_message_size = GIB + (1 << 20);
+    let mut a = RustPeer::join_with(&room, "alice", options.clone()).await?;
+    let mut b = RustPeer::join_with(&room, "bobby", options).await?;
+    a.connected(1, TIMEOUT).await?;
+    b.connected(1, TIMEOUT).await?;
+    let to = b.session_id().clone();
+    let data = bytes::Bytes::from(vec![0x5a_u8; GIB]);
+    let before = peak_rss();
+    let started = Instant::now();
+    let (sent, received) = tokio::join!(
+        a.handle.send(&to, data.clone()),
+        b.message(Duration::from_secs(600))
+    );
+    sent?;
+    let (_, got) = received?;
+    let secs = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        got.len() == GIB && got.iter().all(|&x| x == 0x5a),
+        "1 GiB arrived corrupted"
+    );
+    let above = peak_rss().saturating_sub(before) as f64 / (1 << 20) as f64 - 1024.0;
+    a.handle.leave().await;
+    b.handle.leave().await;
+    Ok((GIB as f64 / secs / 1e6, above))
 }
 
 /// Browser→browser with unmodified P2PCF; `None` where the message never arrived.
@@ -186,6 +228,11 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let rust_tp = rust_throughput(&url).await?;
+    let gib = if std::env::var_os("BENCH_SKIP_GIB").is_none() {
+        Some(rust_gigabyte(&url).await?)
+    } else {
+        None
+    };
     let (a, b) = last_pair.context("no browser pair")?;
     let peers = browser
         .send(serde_json::json!({"cmd": "peers", "id": a, "tag": "bench-peers"}))
@@ -230,6 +277,12 @@ async fn main() -> anyhow::Result<()> {
             None => "not run (channel dead)".into(),
         };
         println!("| {} MB | {rust} | {js} |", size / 1_000_000);
+    }
+    if let Some((rate, above)) = gib {
+        println!(
+            "\n1 GiB Rust→Rust in one message: {rate:.1} MB/s; during the transfer peak memory rose \
+             {above:.0} MiB beyond the receiver's 1 GiB reassembly buffer"
+        );
     }
     server.stop().await?;
     Ok(())
