@@ -1,6 +1,6 @@
-//! The Tauri configuration lives at the repository top (`../tauri.conf.json`, as the design card
-//! lays out the tree); tell tauri-build where it is.
+//! The Tauri configuration is the repository's top-level `tauri.conf.json` (the design card's
+//! layout); `src-tauri/tauri.conf.json` is a symlink to it, so tauri-build, `generate_context!`
+//! and the Tauri CLI all read it from here, and its paths are relative to `src-tauri/`.
 fn main() {
-    tauri_build::try_build(tauri_build::Attributes::new().config_path("../tauri.conf.json"))
-        .expect("tauri-build failed (see ../tauri.conf.json)");
+    tauri_build::build();
 }

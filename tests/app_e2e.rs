@@ -70,9 +70,12 @@ async fn two_app_instances_chat_through_the_embedded_server() -> anyhow::Result<
         .await?;
     assert_eq!(a.value("#message-input").await?, "");
 
-    if let Ok(dir) = std::env::var("P2PCF_SCREENSHOT_DIR") {
-        std::fs::write(format!("{dir}/app-alice.png"), a.screenshot().await?)?;
-        std::fs::write(format!("{dir}/app-bob.png"), b.screenshot().await?)?;
+    // Docs screenshot (not in CI): both windows side by side, the whole screen as XWD.
+    if let Ok(path) = std::env::var("P2PCF_SCREENSHOT_XWD") {
+        a.set_rect(0, 0, 940, 640).await?;
+        b.set_rect(960, 0, 940, 640).await?;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        display.capture_xwd(std::path::Path::new(&path)).await?;
     }
 
     // B leaves: A sees it go. (A owns the server, so B leaving does not stop signalling.)

@@ -3,7 +3,8 @@
 //! ([`state`]), exposes thin commands ([`commands`]) and sends everything to the UI on one event
 //! channel ([`events`]). Settings rules are pure and unit-tested ([`settings`]).
 //!
-//! The Tauri configuration is the repository's top-level `tauri.conf.json`.
+//! The Tauri configuration is the repository's top-level `tauri.conf.json` (read through the
+//! symlink `src-tauri/tauri.conf.json`; paths in it are relative to `src-tauri/`).
 
 pub mod commands;
 pub mod error;
@@ -53,7 +54,7 @@ pub fn run() {
                 );
             }
         })
-        .build(tauri::generate_context!("../tauri.conf.json"));
+        .build(tauri::generate_context!());
     let app = match app {
         Ok(app) => app,
         Err(e) => {

@@ -11,7 +11,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
-use base64::Engine as _;
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
@@ -87,6 +86,22 @@ impl Display {
             let _ = child.kill().await;
         }
         bail!("could not start Xvfb")
+    }
+}
+
+impl Display {
+    /// Writes the whole screen to `path` in XWD format (`xwd` from Debian's x11-apps).
+    pub async fn capture_xwd(&self, path: &Path) -> anyhow::Result<()> {
+        let status = Command::new("xwd")
+            .args(["-root", "-silent", "-display", &self.name, "-out"])
+            .arg(path)
+            .status()
+            .await
+            .context("running xwd (apt-get install x11-apps)")?;
+        if !status.success() {
+            bail!("xwd failed: {status}");
+        }
+        Ok(())
     }
 }
 
@@ -375,13 +390,15 @@ impl App {
             .await
     }
 
-    /// A PNG of the window.
-    pub async fn screenshot(&self) -> anyhow::Result<Vec<u8>> {
-        let v = self
-            .call(reqwest::Method::GET, "/screenshot", Value::Null)
-            .await?;
-        let b64 = v.as_str().context("screenshot is not a string")?;
-        Ok(base64::engine::general_purpose::STANDARD.decode(b64)?)
+    /// Moves and resizes the window (WebDriver "Set Window Rect").
+    pub async fn set_rect(&self, x: i32, y: i32, width: u32, height: u32) -> anyhow::Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({"x": x, "y": y, "width": width, "height": height}),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Ends the session (the app window closes and the app exits), then the driver.
