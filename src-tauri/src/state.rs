@@ -40,10 +40,7 @@ impl AppState {
         let settings = load_settings(app)?;
         let (worker_url, lan_url) = match settings.signalling {
             SignallingMode::Worker => (settings.worker_url.clone(), None),
-            SignallingMode::Embedded => {
-                let server = self.ensure_server(settings.port, settings.lan).await?;
-                server
-            }
+            SignallingMode::Embedded => self.ensure_server(settings.port, settings.lan).await?,
         };
         let config = settings
             .client_config(&worker_url)
