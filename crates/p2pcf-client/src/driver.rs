@@ -728,8 +728,9 @@ async fn watch_room(
                 return;
             }
             Ok(Some(version)) => {
-                if since.is_some_and(|s| s != version) && reports.send(Report::RoomChanged).is_err()
-                {
+                // The first answer counts as a change too: the session's own first poll may
+                // have read the room before a change this answer already includes.
+                if since != Some(version) && reports.send(Report::RoomChanged).is_err() {
                     return;
                 }
                 since = Some(version);

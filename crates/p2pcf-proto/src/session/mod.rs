@@ -252,7 +252,8 @@ impl Session {
     }
 
     fn on_room_changed(&mut self, now: u64) {
-        if self.finished || !self.sent_first_poll {
+        // Before network settings nothing polls yet; the first poll will see the change.
+        if self.finished || self.settings.is_none() {
             return;
         }
         if self.in_flight.is_some() {
