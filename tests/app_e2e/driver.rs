@@ -23,6 +23,10 @@ pub const ENTER: &str = "\u{E007}";
 /// The app binary, built by `cargo build -p p2pcf-app` (done here when missing, so the test can
 /// run on its own; CI builds it in scripts/test.sh before the tests).
 pub fn app_binary() -> anyhow::Result<PathBuf> {
+    // Measurements point this at the release binary or the installed one.
+    if let Some(binary) = std::env::var_os("P2PCF_APP_BINARY") {
+        return Ok(PathBuf::from(binary));
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("workspace root")?
