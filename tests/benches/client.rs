@@ -106,6 +106,7 @@ async fn rust_throughput(url: &str) -> anyhow::Result<Vec<(usize, f64)>> {
         let (_, got) = received?;
         let secs = started.elapsed().as_secs_f64();
         anyhow::ensure!(got == data, "Rust→Rust {size} bytes arrived corrupted");
+        eprintln!("Rust→Rust {size} bytes in {secs:.2} s");
         out.push((size, size as f64 / secs / 1e6));
     }
     a.handle.leave().await;
