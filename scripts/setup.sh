@@ -17,6 +17,11 @@ APT_PACKAGES=(
   # end-to-end tests of the app window (WebKitWebDriver)
   webkit2gtk-driver
 )
+# `P2PCF_SETUP=app` (scripts/start.sh): only what building and running the desktop app needs.
+if [ "${P2PCF_SETUP:-all}" = app ]; then
+  APT_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev libxdo-dev libssl-dev
+    libayatana-appindicator3-dev librsvg2-dev)
+fi
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -49,6 +54,12 @@ if [ "$node_major" -lt 18 ]; then
   exit 1
 fi
 [ -x /usr/bin/chromium ] || { log "/usr/bin/chromium missing"; exit 1; }
+
+if [ "${P2PCF_SETUP:-all}" = app ]; then
+  command -v cargo >/dev/null || { log "cargo missing: install Rust (rustup) first"; exit 1; }
+  log "done (app only)"
+  exit 0
+fi
 
 # --- npm packages of the harness ---------------------------------------------------------
 # `npm ci` wipes node_modules, so only run it when package-lock.json changed since the last run

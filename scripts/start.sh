@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# Starts the main job on a fresh machine: builds `p2pcf` (release), starts the signalling server
-# on 127.0.0.1:8787 unless one already answers there (so a second terminal reuses the first one's
-# server, like a second app instance would), and joins ROOM as a terminal chat through it.
+# Starts the main job on a fresh machine (Debian 12 with Rust; root or sudo for apt):
 #
-#   scripts/start.sh ROOM [NAME] [more `p2pcf join` flags…]
+#   scripts/start.sh                     the desktop app, with its embedded signalling server
+#   scripts/start.sh --cli ROOM [NAME]   a terminal chat instead (no display needed)
 #
-# P2PCF_BIND=0.0.0.0:8787 serves the LAN; others then pass `--worker http://<your-ip>:8787`.
-# No internet is needed: no STUN/TURN by default here (`--stun URL` adds one).
+# The app installs its build dependencies (Debian packages), builds and starts; paste a room id.
+# Its embedded server listens on 127.0.0.1:8787 and a second copy reuses it (Settings: port, LAN).
+#
+# --cli builds `p2pcf`, starts the signalling server on 127.0.0.1:8787 unless one already answers
+# there (so a second terminal reuses the first one's server, as a second app instance would), and
+# joins ROOM as a terminal chat through it. P2PCF_BIND=0.0.0.0:8787 serves the LAN; others then
+# pass `--worker http://<your-ip>:8787`. No internet is needed: no STUN/TURN here (`--stun URL`
+# adds one). Further arguments go to `p2pcf join`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+if [ "${1:-}" != --cli ]; then
+  P2PCF_SETUP=app scripts/setup.sh
+  # A debug build of the app (dependencies are optimized, see Cargo.toml) starts in a few
+  # minutes; the release `.deb` is described in the README.
+  exec cargo run -p p2pcf-app
+fi
+shift
 room=${1:-}
 if [ -z "$room" ]; then
-  echo "usage: scripts/start.sh ROOM [NAME] [p2pcf join flags…]" >&2
+  echo "usage: scripts/start.sh [--cli ROOM [NAME] [p2pcf join flags…]]" >&2
   exit 2
 fi
 shift
