@@ -1,8 +1,7 @@
 //! Files: reading one to send (as the P2PCF-FILE message of `p2pcf_proto::file`, the same
 //! format as `p2pcf join --send-file`) and saving received ones without overwriting anything.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use p2pcf_proto::file;
 
@@ -39,38 +38,4 @@ pub fn load(path: &Path, max: usize) -> Result<Outgoing, AppError> {
     })
 }
 
-/// Creates a new file in `dir` named after `name` (sanitized); `name (1).ext`, … when taken.
-pub fn save_unique(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let name = file::sanitize_file_name(name);
-    let (stem, ext) = match name.rfind('.') {
-        Some(i) if i > 0 => (&name[..i], &name[i..]),
-        _ => (name.as_str(), ""),
-    };
-    for n in 0..10_000u32 {
-        let candidate = if n == 0 {
-            dir.join(&name)
-        } else {
-            dir.join(format!("{stem} ({n}){ext}"))
-        };
-        let mut out = match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&candidate)
-        {
-            Ok(out) => out,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        };
-        if let Err(e) = out.write_all(data) {
-            drop(out);
-            let _ = std::fs::remove_file(&candidate);
-            return Err(e);
-        }
-        return Ok(candidate);
-    }
-    Err(std::io::Error::new(
-        std::io::ErrorKind::AlreadyExists,
-        format!("too many files named like {name}"),
-    ))
-}
+pub use p2pcf_client::files::save_unique;

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use p2pcf_client::{ClientConfig, ClientEvent, ClientHandle, JoinOptions, SessionId};
 use p2pcf_proto::file;
 use tauri::AppHandle;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::AppError;
@@ -157,28 +157,13 @@ async fn send_file_to(
         sent: sent.saturating_sub(file.overhead).min(file.size),
         total: file.size,
     };
-    let (tx, mut updates) = watch::channel(0u64);
-    let sending = client.send_with_progress(&to, file.message.clone(), tx);
-    tokio::pin!(sending);
-    let mut last: Option<Instant> = None;
-    let result = loop {
-        tokio::select! {
-            result = &mut sending => break result,
-            changed = updates.changed() => {
-                if changed.is_err() {
-                    break (&mut sending).await;
-                }
-                if last.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
-                    last = Some(Instant::now());
-                    let sent = *updates.borrow_and_update();
-                    emit(&app, progress(sent));
-                }
-            }
-        }
-    };
+    let result = client
+        .send_reporting(&to, file.message.clone(), PROGRESS_EVERY, |sent| {
+            emit(&app, progress(sent));
+        })
+        .await;
     match result {
         Ok(()) => {
-            emit(&app, progress(file.message.len() as u64));
             emit(
                 &app,
                 AppEvent::FileSent {

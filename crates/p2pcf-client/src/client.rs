@@ -202,6 +202,41 @@ impl ClientHandle {
         self.send_inner(to, data.into(), Some(progress)).await
     }
 
+    /// [`send`](Self::send), calling `report` with the bytes handed over so far at most once
+    /// per `every`, and once more with the total when everything was handed over.
+    pub async fn send_reporting(
+        &self,
+        to: &SessionId,
+        data: impl Into<Bytes>,
+        every: Duration,
+        mut report: impl FnMut(u64),
+    ) -> Result<(), ClientError> {
+        let data = data.into();
+        let total = data.len() as u64;
+        let (progress, mut updates) = watch::channel(0u64);
+        let sending = self.send_with_progress(to, data, progress);
+        tokio::pin!(sending);
+        let mut last_report: Option<tokio::time::Instant> = None;
+        let result = loop {
+            tokio::select! {
+                result = &mut sending => break result,
+                changed = updates.changed() => {
+                    if changed.is_err() {
+                        break (&mut sending).await;
+                    }
+                    if last_report.is_none_or(|at| at.elapsed() >= every) {
+                        last_report = Some(tokio::time::Instant::now());
+                        report(*updates.borrow_and_update());
+                    }
+                }
+            }
+        };
+        if result.is_ok() {
+            report(total);
+        }
+        result
+    }
+
     async fn send_inner(
         &self,
         to: &SessionId,

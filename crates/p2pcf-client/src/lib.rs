@@ -26,6 +26,7 @@
 
 pub mod client;
 mod driver;
+pub mod files;
 mod outgoing;
 pub mod rtc;
 pub mod transport;
