@@ -176,3 +176,30 @@ async fn sdp_transform_hook_rewrites_every_local_description() -> anyhow::Result
     bob.handle.leave().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_p2pcf_chunk_limit_is_refused_with_a_clear_error() -> anyhow::Result<()>
+{
+    use p2pcf_client::ClientError;
+    use p2pcf_proto::chunk::MAX_WIRE_MESSAGE_LEN;
+    let server = TestServer::start(ServerConfig::default()).await?;
+    let (alice, bob) = two_connected(&server).await?;
+    // calloc'd and never touched: cheap despite its size.
+    let over = Bytes::from(vec![0u8; MAX_WIRE_MESSAGE_LEN + 1]);
+    match alice.handle.send(bob.session_id(), over.clone()).await {
+        Err(ClientError::TooLarge { size, max }) => {
+            assert_eq!(
+                (size, max),
+                (MAX_WIRE_MESSAGE_LEN + 1, MAX_WIRE_MESSAGE_LEN)
+            );
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert!(matches!(
+        alice.handle.broadcast(over).await,
+        Err(ClientError::TooLarge { .. })
+    ));
+    alice.handle.leave().await;
+    bob.handle.leave().await;
+    Ok(())
+}

@@ -33,6 +33,17 @@ pub enum ClientError {
     /// The client has left the room (or its task ended).
     #[error("the client has left the room")]
     Left,
+    /// The message is larger than the P2PCF chunk format can carry (its chunk index is 16 bits).
+    #[error("a message of {size} bytes is over the P2PCF limit of {max} bytes")]
+    TooLarge { size: usize, max: usize },
+}
+
+fn check_size(size: usize) -> Result<(), ClientError> {
+    let max = p2pcf_proto::chunk::MAX_WIRE_MESSAGE_LEN;
+    if size > max {
+        return Err(ClientError::TooLarge { size, max });
+    }
+    Ok(())
 }
 
 impl From<RtcError> for ClientError {
@@ -243,6 +254,7 @@ impl ClientHandle {
         data: Bytes,
         progress: Option<watch::Sender<u64>>,
     ) -> Result<(), ClientError> {
+        check_size(data.len())?;
         let (done, result) = oneshot::channel();
         self.command(Command::Send {
             to: to.clone(),
@@ -259,12 +271,10 @@ impl ClientHandle {
         &self,
         data: impl Into<Bytes>,
     ) -> Result<Vec<(SessionId, Result<(), ClientError>)>, ClientError> {
+        let data = data.into();
+        check_size(data.len())?;
         let (done, result) = oneshot::channel();
-        self.command(Command::Broadcast {
-            data: data.into(),
-            done,
-        })
-        .await?;
+        self.command(Command::Broadcast { data, done }).await?;
         result.await.map_err(|_| ClientError::Left)
     }
 

@@ -47,10 +47,15 @@ pub fn random_message_id(rng: &mut impl rand::RngCore) -> u16 {
     (rng.next_u32() % u32::from(MESSAGE_ID_LIMIT)) as u16
 }
 
+/// The largest message the P2PCF chunk header can describe: the chunk index is a `u16`, so
+/// 65 536 chunks of 15 988 bytes (1 047 789 568 bytes, ≈ 999 MiB).
+pub const MAX_WIRE_MESSAGE_LEN: usize = (u16::MAX as usize + 1) * MAX_CHUNK_PAYLOAD;
+
 /// Splits `msg` into chunks lazily (each chunk is built when the iterator reaches it).
 ///
-/// `message_id` is reduced modulo 32768. Messages longer than `u32::MAX` cannot be
-/// described by the header; callers must refuse them (the iterator yields nothing).
+/// `message_id` is reduced modulo 32768. Messages longer than [`MAX_WIRE_MESSAGE_LEN`] cannot
+/// be described by the header (the chunk index would wrap); callers must refuse them (the
+/// iterator yields nothing).
 /// Use [`needs_chunking`] to decide whether to call this at all.
 pub fn split(msg: &[u8], message_id: u16) -> Chunks<'_> {
     Chunks {
@@ -58,7 +63,7 @@ pub fn split(msg: &[u8], message_id: u16) -> Chunks<'_> {
         message_id: message_id % MESSAGE_ID_LIMIT,
         offset: 0,
         index: 0,
-        done: u32::try_from(msg.len()).is_err(),
+        done: msg.len() > MAX_WIRE_MESSAGE_LEN,
     }
 }
 
@@ -92,7 +97,7 @@ impl Iterator for Chunks<'_> {
         buf.extend_from_slice(&self.msg[self.offset..self.offset + size]);
         buf.resize((HEADER_LEN + size).next_multiple_of(4), 0);
         self.offset += size;
-        // 2^32 / 15988 < 2^16, so the index never wraps.
+        // At most MAX_WIRE_MESSAGE_LEN bytes: the last chunk has index u16::MAX.
         self.index = self.index.wrapping_add(1);
         Some(buf)
     }

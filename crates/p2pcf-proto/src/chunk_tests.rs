@@ -264,3 +264,13 @@ fn random_junk_never_panics() {
         let _ = r.push(0, &buf);
     }
 }
+
+#[test]
+fn split_stops_at_the_largest_message_the_u16_chunk_index_can_describe() {
+    // calloc'd and never touched except the chunks we look at: cheap despite the size.
+    let max = vec![0u8; MAX_WIRE_MESSAGE_LEN];
+    assert_eq!(split(&max, 1).len(), 65_536, "indices 0..=u16::MAX");
+    drop(max);
+    let over = vec![0u8; MAX_WIRE_MESSAGE_LEN + 1];
+    assert_eq!(split(&over, 1).count(), 0, "the index would wrap: refused");
+}
