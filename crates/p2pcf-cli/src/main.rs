@@ -4,6 +4,7 @@
 
 mod join;
 mod serve;
+mod signal;
 
 use std::process::ExitCode;
 

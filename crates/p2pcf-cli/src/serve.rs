@@ -122,38 +122,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             allowed_origins = ?config.allowed_origins,
             "listening on http://{addr}"
         );
-        p2pcf_server::serve(listener, config, shutdown_signal())
-            .await
-            .context("server failed")
+        p2pcf_server::serve(listener, config, async {
+            crate::signal::shutdown_signal().await;
+            tracing::info!("shutting down");
+        })
+        .await
+        .context("server failed")
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
-    }
-    tracing::info!("shutting down");
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         session.output.clone(),
         lines,
     ));
-    let shutdown = shutdown_signal();
+    let shutdown = crate::signal::shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         if session.closing && session.sends.is_empty() {
@@ -268,32 +268,5 @@ async fn broadcast_lines(
                 break;
             }
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
     }
 }
