@@ -286,6 +286,8 @@ async fn pump(
                     text: format!("message from {from} dropped: {reason}"),
                 },
             ),
+            // Per-peer connection states in the UI: being added (issue 4).
+            ClientEvent::PeerConnecting { .. } | ClientEvent::PeerFailed { .. } => {}
             ClientEvent::Left => break,
         }
     }

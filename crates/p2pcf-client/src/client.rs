@@ -57,6 +57,19 @@ impl From<RtcError> for ClientError {
 pub enum ClientEvent {
     /// Our entry is published in the room (we are discoverable).
     Joined { session_id: SessionId },
+    /// A connection to a peer is being set up (its entry was found in the room).
+    PeerConnecting {
+        session_id: SessionId,
+        client_id: ClientId,
+    },
+    /// Setting up a connection to a peer failed before its data channel opened (ICE or DTLS
+    /// failure, the connect timeout, or the peer vanished from the room). P2PCF may try again
+    /// while the peer stays in the room.
+    PeerFailed {
+        session_id: SessionId,
+        client_id: ClientId,
+        reason: String,
+    },
     /// A data channel to a peer opened.
     PeerConnected {
         session_id: SessionId,

@@ -12,8 +12,8 @@ use p2pcf_proto::chunk::{self, ChunkOutcome, Reassembler, ReassemblerLimits};
 use p2pcf_proto::config::ClientConfig;
 use p2pcf_proto::sdp::{self, NetworkSettings};
 use p2pcf_proto::session::{
-    CreateAnswerer, CreateInitiator, Input, LocalIdentity, Output, PollError, RequestId, Session,
-    SessionEvent,
+    CreateAnswerer, CreateInitiator, DestroyReason, Input, LocalIdentity, Output, PollError,
+    RequestId, Session, SessionEvent,
 };
 use p2pcf_proto::signal::{self, Incoming, Signal};
 use p2pcf_proto::wire::PollResponse;
@@ -238,7 +238,12 @@ impl Driver {
                 }
                 Output::DestroyPeer { peer, reason } => {
                     tracing::debug!(peer = %peer, ?reason, "destroying peer");
-                    self.remove_peer(&peer, true);
+                    let reason = match reason {
+                        DestroyReason::ConnectTimeout => "not connected in time",
+                        DestroyReason::NotInPeerList => "left the room before connecting",
+                        DestroyReason::Leaving => "we are leaving the room",
+                    };
+                    self.remove_peer(&peer, true, reason);
                 }
                 Output::Event(event) => {
                     if self.session_event(event) {
@@ -408,7 +413,7 @@ impl Driver {
             }
             Err(e) => {
                 tracing::warn!(peer = %peer, "peer connection setup failed: {e}");
-                self.remove_peer(&peer, false);
+                self.remove_peer(&peer, false, &format!("connection setup failed: {e}"));
                 self.session.handle_input(Input::PeerClosed {
                     now: now_ms(),
                     peer,
@@ -465,10 +470,14 @@ impl Driver {
             LinkEvent::Open => self.peer_open(&peer),
             LinkEvent::Message(data) => self.peer_message(&peer, data),
             LinkEvent::Closed | LinkEvent::Failed(_) => {
-                if let LinkEvent::Failed(reason) = &event {
-                    tracing::info!(peer = %peer, %reason, "peer connection failed");
-                }
-                self.remove_peer(&peer, false);
+                let reason = match &event {
+                    LinkEvent::Failed(reason) => {
+                        tracing::info!(peer = %peer, %reason, "peer connection failed");
+                        reason.clone()
+                    }
+                    _ => "connection closed".to_owned(),
+                };
+                self.remove_peer(&peer, false, &reason);
                 self.session.handle_input(Input::PeerClosed {
                     now: now_ms(),
                     peer,
@@ -585,7 +594,7 @@ impl Driver {
         };
         let entry = PeerEntry {
             key: key.clone(),
-            client_id,
+            client_id: client_id.clone(),
             initiator,
             link: None,
             offer: None,
@@ -598,6 +607,10 @@ impl Driver {
         if let Some(old) = self.peers.insert(peer.clone(), entry) {
             self.drop_entry(old);
         }
+        self.emit(ClientEvent::PeerConnecting {
+            session_id: peer.clone(),
+            client_id,
+        });
         key
     }
 
@@ -666,8 +679,9 @@ impl Driver {
         }
     }
 
-    /// Forgets a peer (closing its link when `close`); reports `PeerClosed` if it was connected.
-    fn remove_peer(&mut self, peer: &SessionId, close: bool) {
+    /// Forgets a peer (closing its link when `close`); reports `PeerClosed` if it was connected,
+    /// else `PeerFailed` with `reason`.
+    fn remove_peer(&mut self, peer: &SessionId, close: bool, reason: &str) {
         let Some(entry) = self.peers.remove(peer) else {
             return;
         };
@@ -684,6 +698,12 @@ impl Driver {
                 session_id: peer.clone(),
                 client_id,
             });
+        } else {
+            self.emit(ClientEvent::PeerFailed {
+                session_id: peer.clone(),
+                client_id,
+                reason: reason.to_owned(),
+            });
         }
     }
 
@@ -698,7 +718,7 @@ impl Driver {
         self.watcher.abort();
         let peers: Vec<SessionId> = self.peers.keys().cloned().collect();
         for peer in peers {
-            self.remove_peer(&peer, true);
+            self.remove_peer(&peer, true, "we left the room");
         }
         tracing::info!("left the room");
         self.emit(ClientEvent::Left);

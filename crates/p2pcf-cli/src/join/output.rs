@@ -15,6 +15,15 @@ pub(crate) enum Event {
         session_id: String,
         client_id: String,
     },
+    PeerConnecting {
+        session_id: String,
+        client_id: String,
+    },
+    PeerFailed {
+        session_id: String,
+        client_id: String,
+        reason: String,
+    },
     PeerConnected {
         session_id: String,
         client_id: String,
@@ -162,6 +171,10 @@ fn human(event: &Event) -> Line {
         } => Stderr(format!(
             "* joined room {room} as {client_id} (session {session_id}); type to chat, Ctrl-D to leave"
         )),
+        Event::PeerConnecting { client_id, .. } => Stderr(format!("* connecting to {client_id}")),
+        Event::PeerFailed {
+            client_id, reason, ..
+        } => Stderr(format!("* could not connect to {client_id}: {reason}")),
         Event::PeerConnected { client_id, .. } => Stderr(format!("* {client_id} connected")),
         Event::PeerClosed { client_id, .. } => Stderr(format!("* {client_id} left")),
         Event::Message {

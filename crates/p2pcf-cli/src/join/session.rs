@@ -112,6 +112,22 @@ impl Session {
                 session_id: session_id.to_string(),
                 client_id: self.name.clone(),
             }),
+            ClientEvent::PeerConnecting {
+                session_id,
+                client_id,
+            } => self.output.emit(&Event::PeerConnecting {
+                session_id: session_id.to_string(),
+                client_id: client_id.to_string(),
+            }),
+            ClientEvent::PeerFailed {
+                session_id,
+                client_id,
+                reason,
+            } => self.output.emit(&Event::PeerFailed {
+                session_id: session_id.to_string(),
+                client_id: client_id.to_string(),
+                reason,
+            }),
             ClientEvent::PeerConnected {
                 session_id,
                 client_id,
