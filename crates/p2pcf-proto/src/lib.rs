@@ -69,6 +69,7 @@ pub mod config;
 mod error;
 pub mod file;
 pub mod ice;
+pub mod negotiation;
 mod ids;
 pub mod sdp;
 pub mod session;
