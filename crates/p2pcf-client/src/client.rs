@@ -7,9 +7,10 @@ use bytes::Bytes;
 use p2pcf_proto::config::ClientConfig;
 use p2pcf_proto::{ClientId, ContextId, RoomId, SessionId};
 use tokio::sync::{mpsc, oneshot, watch};
+use webrtc::track::track_local::TrackLocal;
 
 use crate::driver;
-use crate::rtc::{RtcError, RtcOptions};
+use crate::rtc::{RemoteTrack, RtcError, RtcOptions};
 use crate::transport::{HttpTransport, Transport};
 
 /// How long one signalling request may take before it counts as unreachable.
@@ -80,6 +81,12 @@ pub enum ClientEvent {
         session_id: SessionId,
         client_id: ClientId,
     },
+    /// The peer started sending a media track (after a renegotiation). Read its RTP from
+    /// [`RemoteTrack::track`]; reading fails once the peer stops the track or goes away.
+    TrackStarted { from: SessionId, track: RemoteTrack },
+    /// A peer asked for a key frame of the tracks we share (RTCP PLI/FIR): encoders should
+    /// send one soon.
+    KeyframeRequested { from: SessionId },
     /// A complete application message from a peer.
     Message { from: SessionId, data: Bytes },
     /// A signalling request failed; polling goes on at the slow rate.
@@ -117,10 +124,22 @@ pub(crate) enum Command {
     Peers {
         reply: oneshot::Sender<Vec<(SessionId, ClientId)>>,
     },
+    AddTrack {
+        track: LocalTrack,
+        done: oneshot::Sender<Result<(), ClientError>>,
+    },
+    RemoveTrack {
+        track_id: String,
+        done: oneshot::Sender<Result<(), ClientError>>,
+    },
     Leave {
         done: oneshot::Sender<()>,
     },
 }
+
+/// A local media track shared with peers (e.g. webrtc-rs `TrackLocalStaticSample` created with
+/// [`crate::rtc::h264_capability`]).
+pub type LocalTrack = Arc<dyn TrackLocal + Send + Sync>;
 
 /// A joined client. Cheap to clone; dropping every clone leaves the room.
 #[derive(Clone)]
@@ -296,6 +315,25 @@ impl ClientHandle {
         let (reply, result) = oneshot::channel();
         self.command(Command::Peers { reply }).await?;
         result.await.map_err(|_| ClientError::Left)
+    }
+
+    /// Shares a media track with every connected peer and with each peer that connects later
+    /// (as P2PCF's example does in its `peerconnect` handler): the track is added to the peer
+    /// connection and renegotiated over the data channel the way tiny-simple-peer does it, so
+    /// JavaScript peers get a `track` event. Write samples to the track to send.
+    pub async fn add_track(&self, track: LocalTrack) -> Result<(), ClientError> {
+        let (done, result) = oneshot::channel();
+        self.command(Command::AddTrack { track, done }).await?;
+        result.await.map_err(|_| ClientError::Left)?
+    }
+
+    /// Stops sharing the track with this id (renegotiating with every peer).
+    pub async fn remove_track(&self, track_id: &str) -> Result<(), ClientError> {
+        let (done, result) = oneshot::channel();
+        let track_id = track_id.to_owned();
+        self.command(Command::RemoveTrack { track_id, done })
+            .await?;
+        result.await.map_err(|_| ClientError::Left)?
     }
 
     /// Leaves the room: closes every peer and sends the P2PCF leave request with the delete key.

@@ -31,6 +31,9 @@ mod outgoing;
 pub mod rtc;
 pub mod transport;
 
-pub use client::{join, join_with_transport, ClientError, ClientEvent, ClientHandle, JoinOptions};
+pub use client::{
+    join, join_with_transport, ClientError, ClientEvent, ClientHandle, JoinOptions, LocalTrack,
+};
 pub use p2pcf_proto::config::ClientConfig;
 pub use p2pcf_proto::{ClientId, SessionId};
+pub use rtc::RemoteTrack;

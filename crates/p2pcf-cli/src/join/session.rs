@@ -178,6 +178,7 @@ impl Session {
                 text: format!("message from {} dropped: {reason}", self.client_id(&from)),
                 peer: Some(from.to_string()),
             }),
+            ClientEvent::TrackStarted { .. } | ClientEvent::KeyframeRequested { .. } => {}
             ClientEvent::Left => {
                 self.left = true;
                 self.output.emit(&Event::Left);

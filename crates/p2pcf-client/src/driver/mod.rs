@@ -15,7 +15,7 @@ use p2pcf_proto::session::{
     CreateAnswerer, CreateInitiator, DestroyReason, Input, LocalIdentity, Output, PollError,
     RequestId, Session, SessionEvent,
 };
-use p2pcf_proto::signal::{self, Incoming, Signal};
+use p2pcf_proto::signal::{self, Incoming};
 use p2pcf_proto::wire::PollResponse;
 use p2pcf_proto::{ClientId, ContextId, RoomId, SessionId};
 use rand::RngCore;
@@ -29,6 +29,10 @@ use crate::rtc::{
     RtcError, RtcOptions,
 };
 use crate::transport::{Transport, TransportError};
+
+mod media;
+
+use media::{LocalTrack, MediaStep, PeerMedia};
 
 /// P2PCF caps the network probe at 5 s.
 const NETWORK_PROBE_CAP: Duration = Duration::from_secs(5);
@@ -72,6 +76,8 @@ enum Report {
     },
     /// The server announced a change in the room (long-poll extension).
     RoomChanged,
+    /// A peer's media worker finished a step.
+    Media { key: String, step: MediaStep },
 }
 
 struct PeerEntry {
@@ -86,6 +92,8 @@ struct PeerEntry {
     connected: bool,
     reassembler: Reassembler,
     writer: Option<mpsc::Sender<Outgoing>>,
+    /// Set once the data channel opened.
+    media: Option<PeerMedia>,
 }
 
 pub(crate) async fn start(
@@ -134,6 +142,7 @@ pub(crate) async fn start(
         probing: false,
         announced_join: false,
         watcher,
+        local_tracks: Vec::new(),
     };
     tokio::spawn(driver.run(commands, report_rx, link_rx));
     Ok(Started {
@@ -167,6 +176,8 @@ struct Driver {
     probing: bool,
     announced_join: bool,
     watcher: tokio::task::JoinHandle<()>,
+    /// Tracks shared with every peer, current and future.
+    local_tracks: Vec<LocalTrack>,
 }
 
 impl Driver {
@@ -317,6 +328,8 @@ impl Driver {
                     .collect();
                 let _ = reply.send(connected);
             }
+            Command::AddTrack { track, done } => self.add_track(track, done),
+            Command::RemoveTrack { track_id, done } => self.remove_track(&track_id, done),
             Command::Leave { done } => {
                 self.leave_waiters.push(done);
                 self.begin_leave();
@@ -383,6 +396,7 @@ impl Driver {
             Report::RoomChanged => self
                 .session
                 .handle_input(Input::RoomChanged { now: now_ms() }),
+            Report::Media { key, step } => self.media_step(&key, step),
         }
     }
 
@@ -468,6 +482,11 @@ impl Driver {
                 self.maybe_ready(&peer);
             }
             LinkEvent::Open => self.peer_open(&peer),
+            LinkEvent::Track(track) => {
+                tracing::info!(peer = %peer, kind = track.kind(), "remote track started");
+                self.emit(ClientEvent::TrackStarted { from: peer, track });
+            }
+            LinkEvent::KeyframeRequested => self.keyframe_requested(&peer),
             LinkEvent::Message(data) => self.peer_message(&peer, data),
             LinkEvent::Closed | LinkEvent::Failed(_) => {
                 let reason = match &event {
@@ -496,6 +515,7 @@ impl Driver {
         entry.connected = true;
         entry.writer = Some(outgoing::spawn_writer(link));
         let client_id = entry.client_id.clone();
+        self.media_connected(peer);
         tracing::info!(peer = %peer, client = %client_id, "peer connected");
         self.session.handle_input(Input::PeerConnected {
             now: now_ms(),
@@ -529,14 +549,7 @@ impl Driver {
         };
         match signal::classify(&complete) {
             Incoming::Signal { signal, .. } => match signal {
-                Ok(Signal::Candidate { candidate }) => {
-                    if let Some(link) = entry.link.clone() {
-                        spawn_add_candidates(link, vec![candidate.candidate]);
-                    }
-                }
-                Ok(other) => {
-                    tracing::debug!(peer = %peer, ?other, "signal ignored (no media support yet)")
-                }
+                Ok(signal) => self.media_signal(peer, signal),
                 Err(e) => tracing::debug!(peer = %peer, "unreadable signal: {e}"),
             },
             Incoming::Application(_) => self.emit(ClientEvent::Message {
@@ -603,6 +616,7 @@ impl Driver {
             connected: false,
             reassembler: Reassembler::new(limits),
             writer: None,
+            media: None,
         };
         if let Some(old) = self.peers.insert(peer.clone(), entry) {
             self.drop_entry(old);

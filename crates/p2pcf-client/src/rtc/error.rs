@@ -18,6 +18,9 @@ pub enum RtcError {
     /// `send` was called before the data channel opened.
     #[error("data channel is not open yet")]
     NotOpen,
+    /// A session description could not be used.
+    #[error("session description: {0}")]
+    Sdp(String),
     /// The data channel or the peer connection is closed.
     #[error("data channel is closed")]
     Closed,

@@ -22,7 +22,7 @@ use super::link_state::{LinkState, Signal};
 use super::sdp::{
     check_ice_credentials, create_sdp, ice_credentials, remote_answer_sdp, to_rtc_ice_servers,
 };
-use super::{LinkEvent, LocalCertificate, RtcError, RtcOptions};
+use super::{LinkEvent, LocalCertificate, RemoteTrack, RtcError, RtcOptions};
 
 /// If the buffered-amount-low callback were ever missed, a waiting sender re-checks after this.
 const BACKPRESSURE_RECHECK: Duration = Duration::from_millis(500);
@@ -84,6 +84,8 @@ pub struct PeerLink {
     finished: CancellationToken,
     high_water_mark: usize,
     driver: JoinHandle<()>,
+    events: mpsc::UnboundedSender<(String, LinkEvent)>,
+    opts: RtcOptions,
 }
 
 impl std::fmt::Debug for PeerLink {
@@ -284,7 +286,7 @@ impl PeerLink {
         wire_connection(&pc, tx);
         let finished = CancellationToken::new();
         let buffered_low = Arc::new(Notify::new());
-        let driver = tokio::spawn(drive(key.clone(), rx, events, finished.clone()));
+        let driver = tokio::spawn(drive(key.clone(), rx, events.clone(), finished.clone()));
         PeerLink {
             key,
             pc,
@@ -294,7 +296,21 @@ impl PeerLink {
             finished,
             high_water_mark: opts.send_high_water_mark.max(1),
             driver,
+            events,
+            opts: opts.clone(),
         }
+    }
+
+    pub(super) fn pc(&self) -> &Arc<RTCPeerConnection> {
+        &self.pc
+    }
+
+    pub(super) fn events(&self) -> &mpsc::UnboundedSender<(String, LinkEvent)> {
+        &self.events
+    }
+
+    pub(super) fn options(&self) -> &RtcOptions {
+        &self.opts
     }
 
     fn open_channel(&self) -> Result<Arc<RTCDataChannel>, RtcError> {
@@ -358,7 +374,7 @@ fn config(
 /// this side publishes from it (the ICE credentials read for the package). webrtc-rs refuses to
 /// set a local description that differs from the one it created, so the connection itself is
 /// set up with the original.
-fn published_sdp(opts: &RtcOptions, description: &RTCSessionDescription) -> String {
+pub(super) fn published_sdp(opts: &RtcOptions, description: &RTCSessionDescription) -> String {
     match &opts.sdp_transform {
         Some(transform) => transform(&description.sdp),
         None => description.sdp.clone(),
@@ -366,7 +382,13 @@ fn published_sdp(opts: &RtcOptions, description: &RTCSessionDescription) -> Stri
 }
 
 /// Connection-level callbacks: forward only.
-fn wire_connection(pc: &RTCPeerConnection, tx: &mpsc::UnboundedSender<Signal>) {
+fn wire_connection(pc: &Arc<RTCPeerConnection>, tx: &mpsc::UnboundedSender<Signal>) {
+    let t = tx.clone();
+    let weak = Arc::downgrade(pc);
+    pc.on_track(Box::new(move |track, _, _| {
+        let _ = t.send(Signal::Track(RemoteTrack::new(track, weak.clone())));
+        Box::pin(async {})
+    }));
     let t = tx.clone();
     pc.on_ice_candidate(Box::new(move |c| {
         let _ = t.send(Signal::Candidate(c));

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use webrtc::ice_transport::ice_candidate::RTCIceCandidate;
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
 
-use super::LinkEvent;
+use super::{LinkEvent, RemoteTrack};
 
 /// What a webrtc-rs callback saw.
 #[derive(Debug)]
@@ -19,6 +19,8 @@ pub(crate) enum Signal {
     ChannelMessage(Bytes),
     ChannelClosed,
     ConnectionState(RTCPeerConnectionState),
+    /// The peer started sending a track.
+    Track(RemoteTrack),
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +67,11 @@ impl LinkState {
                 self.finish(LinkEvent::Closed, &mut out)
             }
             Signal::ConnectionState(state) => tracing::trace!(%state, "peer connection state"),
+            Signal::Track(track) => {
+                if !self.finished {
+                    out.push(LinkEvent::Track(track));
+                }
+            }
         }
         out
     }

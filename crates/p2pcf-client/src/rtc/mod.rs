@@ -14,6 +14,7 @@ mod cert;
 mod error;
 mod link;
 mod link_state;
+mod media;
 mod network;
 mod options;
 mod sdp;
@@ -23,6 +24,7 @@ use bytes::Bytes;
 pub use cert::LocalCertificate;
 pub use error::RtcError;
 pub use link::{AnswererParams, InitiatorParams, LocalOffer, PeerLink};
+pub use media::{h264_capability, RemoteTrack, H264_FMTP, H264_PAYLOAD_TYPE};
 pub use network::{gather_network_settings, NetworkSettings};
 pub use options::{
     InterfaceFilter, IpFilter, RtcOptions, SdpTransform, DEFAULT_SEND_HIGH_WATER_MARK,
@@ -42,6 +44,10 @@ pub enum LinkEvent {
     Closed,
     /// ICE or DTLS failed.
     Failed(String),
+    /// The peer started sending a media track.
+    Track(RemoteTrack),
+    /// The peer asked for a key frame of a track we send (RTCP PLI or FIR).
+    KeyframeRequested,
 }
 
 impl LinkEvent {
@@ -53,6 +59,8 @@ impl LinkEvent {
             LinkEvent::Message(_) => "message",
             LinkEvent::Closed => "closed",
             LinkEvent::Failed(_) => "failed",
+            LinkEvent::Track(_) => "track",
+            LinkEvent::KeyframeRequested => "keyframe-requested",
         }
     }
 }

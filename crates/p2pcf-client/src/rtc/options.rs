@@ -4,11 +4,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use webrtc::api::interceptor_registry::register_default_interceptors;
 use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::{APIBuilder, API};
 use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::ice::network_type::NetworkType;
 use webrtc::ice::udp_network::{EphemeralUDP, UDPNetwork};
+use webrtc::interceptor::registry::Registry;
 
 use super::RtcError;
 
@@ -122,6 +124,12 @@ impl RtcOptions {
         if let Some((ufrag, pwd)) = ice_credentials {
             se.set_ice_credentials(ufrag, pwd);
         }
-        Ok(APIBuilder::new().with_setting_engine(se).build())
+        let mut media = super::media::media_engine()?;
+        let interceptors = register_default_interceptors(Registry::new(), &mut media)?;
+        Ok(APIBuilder::new()
+            .with_setting_engine(se)
+            .with_media_engine(media)
+            .with_interceptor_registry(interceptors)
+            .build())
     }
 }
