@@ -49,7 +49,7 @@ $("join-form").addEventListener("submit", async (ev) => {
 
 function enterRoom() {
   $("session-label").textContent = `${current.sessionId}@${current.room}:`;
-  $("peers").replaceChildren();
+  clearPeers();
   $("messages").replaceChildren();
   $("transfers").replaceChildren();
   const lan = $("lan-url");
@@ -127,16 +127,80 @@ $("send-file-button").addEventListener("click", async () => {
   }
 });
 
+// ---- peers list: one entry per peer with its connection state ----
+// A failed entry stays visible for a while so the user can read why, and goes when the peer
+// is tried again (connecting), connects, leaves, or after FAILED_PEER_LINGER_MS.
+const FAILED_PEER_LINGER_MS = 30000;
+const STATE_LABELS = { connecting: "connecting…", connected: "connected", failed: "failed" };
+const failedTimers = new Map(); // sessionId -> timeout id
+
+function clearPeers() {
+  for (const t of failedTimers.values()) clearTimeout(t);
+  failedTimers.clear();
+  $("peers").replaceChildren();
+}
+
+function removePeer(sessionId) {
+  clearTimeout(failedTimers.get(sessionId));
+  failedTimers.delete(sessionId);
+  document.getElementById(`peer-${sessionId}`)?.remove();
+}
+
+function setPeerState(sessionId, name, state, reason) {
+  clearTimeout(failedTimers.get(sessionId));
+  failedTimers.delete(sessionId);
+  let li = document.getElementById(`peer-${sessionId}`);
+  if (!li) {
+    li = document.createElement("li");
+    li.id = `peer-${sessionId}`;
+    li.innerHTML = "<span class='peer-name'></span> <span class='peer-state'></span><div class='peer-detail'></div>";
+    $("peers").append(li);
+  }
+  li.className = `peer ${state}`;
+  li.dataset.name = name;
+  li.dataset.state = state;
+  li.querySelector(".peer-name").textContent = name;
+  li.querySelector(".peer-state").textContent = STATE_LABELS[state];
+  li.querySelector(".peer-detail").textContent = reason || "";
+  li.title = reason ? `${name} (${sessionId}): ${reason}` : `${name} (${sessionId})`;
+  if (state === "failed") {
+    failedTimers.set(sessionId, setTimeout(() => {
+      failedTimers.delete(sessionId);
+      if (document.getElementById(`peer-${sessionId}`)?.dataset.state === "failed") removePeer(sessionId);
+    }, FAILED_PEER_LINGER_MS));
+  }
+}
+
+// ---- file transfers: one row with a progress bar per file and peer ----
 function transferRow(ev) {
   let row = document.getElementById(`transfer-${ev.transferId}`);
   if (!row) {
     row = document.createElement("div");
     row.id = `transfer-${ev.transferId}`;
-    row.className = "transfer";
-    row.innerHTML = "<span></span><progress max='1' value='0'></progress>";
+    row.className = "transfer sending";
+    row.innerHTML = "<span class='transfer-text'></span><progress max='1' value='0'></progress>";
     $("transfers").append(row);
   }
   return row;
+}
+
+function formatBytes(n) {
+  if (n >= 1048576) return `${(n / 1048576).toFixed(1)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} kB`;
+  return `${n} bytes`;
+}
+
+function showTransfer(ev, state, sent, total, note) {
+  const row = transferRow(ev);
+  row.className = `transfer ${state}`;
+  row.dataset.state = state;
+  const bar = row.querySelector("progress");
+  bar.max = Math.max(total, 1);
+  bar.value = total === 0 && state === "done" ? 1 : sent;
+  const pct = Math.floor((100 * bar.value) / bar.max);
+  row.dataset.percent = String(pct);
+  row.querySelector(".transfer-text").textContent =
+    `${ev.fileName} → ${ev.peer}: ${pct} % (${formatBytes(sent)} of ${formatBytes(total)})${note ? ` — ${note}` : ""}`;
 }
 
 // ---- events from the backend ----
@@ -145,37 +209,44 @@ listen("p2pcf://event", ({ payload: ev }) => {
     case "status":
       setStatus(ev.connection, ev.text);
       break;
-    case "peerConnected": {
-      const li = document.createElement("li");
-      li.id = `peer-${ev.sessionId}`;
-      li.textContent = ev.name;
-      li.title = ev.sessionId;
-      $("peers").append(li);
+    case "peerConnecting":
+      setPeerState(ev.sessionId, ev.name, "connecting");
+      break;
+    case "peerConnected":
+      setPeerState(ev.sessionId, ev.name, "connected");
       addMessage(null, `${ev.name} connected`, "system");
       break;
-    }
+    case "peerFailed":
+      setPeerState(ev.sessionId, ev.name, "failed", ev.reason);
+      addMessage(null, `Connection to ${ev.name} failed: ${ev.reason}`, "system");
+      break;
     case "peerClosed":
-      document.getElementById(`peer-${ev.sessionId}`)?.remove();
+      removePeer(ev.sessionId);
       addMessage(null, `${ev.name} left`, "system");
       break;
     case "message":
       addMessage(ev.name, ev.text);
       break;
-    case "fileProgress": {
-      const row = transferRow(ev);
-      row.querySelector("span").textContent = `${ev.fileName} → ${ev.peer}: ${ev.sent} / ${ev.total} bytes`;
-      const bar = row.querySelector("progress");
-      bar.max = Math.max(ev.total, 1);
-      bar.value = ev.sent;
+    case "fileProgress":
+      showTransfer(ev, "sending", ev.sent, ev.total);
       break;
-    }
     case "fileSent":
-      transferRow(ev).remove();
+      showTransfer(ev, "done", ev.size, ev.size, "sent");
       addMessage(null, `Sent ${ev.fileName} (${ev.size} bytes) to ${ev.peer}`, "system");
       break;
-    case "fileReceived":
-      addMessage(ev.name, `sent ${ev.fileName} (${ev.size} bytes), saved to ${ev.path}`, "system");
+    case "fileFailed": {
+      const bar = transferRow(ev).querySelector("progress");
+      showTransfer(ev, "failed", Math.min(Number(bar.value), ev.total), ev.total, `failed: ${ev.reason}`);
+      addMessage(null, `Sending ${ev.fileName} to ${ev.peer} failed: ${ev.reason}`, "system");
       break;
+    }
+    case "fileReceived": {
+      addMessage(ev.name, `sent ${ev.fileName} (${ev.size} bytes), saved to ${ev.path}`, "system file-received");
+      const li = $("messages").lastElementChild;
+      li.dataset.path = ev.path;
+      li.title = ev.path;
+      break;
+    }
     case "filesDropped":
       if (current) for (const p of ev.paths) sendFile(p);
       break;

@@ -34,6 +34,18 @@ pub enum AppEvent {
         peers: usize,
         text: String,
     },
+    /// A connection to this peer is being set up (first try or a retry).
+    PeerConnecting {
+        session_id: String,
+        name: String,
+    },
+    /// Setting up the connection failed before it opened; P2PCF may retry while the peer stays
+    /// in the room (a new `PeerConnecting` then follows).
+    PeerFailed {
+        session_id: String,
+        name: String,
+        reason: String,
+    },
     PeerConnected {
         session_id: String,
         name: String,
@@ -59,6 +71,14 @@ pub enum AppEvent {
         peer: String,
         file_name: String,
         size: u64,
+    },
+    /// Sending a file to one peer failed (the transfer's progress bar shows why).
+    FileFailed {
+        transfer_id: u64,
+        peer: String,
+        file_name: String,
+        total: u64,
+        reason: String,
     },
     FileReceived {
         from: String,

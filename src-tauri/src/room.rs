@@ -176,8 +176,12 @@ async fn send_file_to(
         }
         Err(e) => emit(
             &app,
-            AppEvent::Error {
-                text: format!("sending {} to {peer} failed: {e}", file.name),
+            AppEvent::FileFailed {
+                transfer_id,
+                peer,
+                file_name: file.name.clone(),
+                total: file.size,
+                reason: e.to_string(),
             },
         ),
     }
@@ -286,8 +290,33 @@ async fn pump(
                     text: format!("message from {from} dropped: {reason}"),
                 },
             ),
-            // Per-peer connection states in the UI: being added (issue 4).
-            ClientEvent::PeerConnecting { .. } | ClientEvent::PeerFailed { .. } => {}
+            ClientEvent::PeerConnecting {
+                session_id,
+                client_id,
+            } => emit(
+                &app,
+                AppEvent::PeerConnecting {
+                    session_id: session_id.to_string(),
+                    name: client_id.to_string(),
+                },
+            ),
+            ClientEvent::PeerFailed {
+                session_id,
+                client_id,
+                reason,
+            } => {
+                tracing::info!(peer = %session_id, %reason, "connection to peer failed");
+                emit(
+                    &app,
+                    AppEvent::PeerFailed {
+                        session_id: session_id.to_string(),
+                        name: client_id.to_string(),
+                        reason,
+                    },
+                );
+            }
+            // Video (issue 5) is wired in separately.
+            ClientEvent::TrackStarted { .. } | ClientEvent::KeyframeRequested { .. } => {}
             ClientEvent::Left => break,
         }
     }

@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
+#[path = "x11.rs"]
+mod x11;
+
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The WebDriver "Enter" key.
@@ -405,11 +408,89 @@ impl App {
         Ok(())
     }
 
+    /// The app process WebKitWebDriver started for this session (a descendant of the driver).
+    pub fn app_pid(&self) -> anyhow::Result<u32> {
+        let driver = self.driver.id().context("WebKitWebDriver already exited")?;
+        let mut parents = vec![driver];
+        while let Some(parent) = parents.pop() {
+            for (pid, ppid) in processes()? {
+                if ppid != parent {
+                    continue;
+                }
+                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+                if exe.file_name().is_some_and(|n| n == "p2pcf-app") {
+                    return Ok(pid);
+                }
+                parents.push(pid);
+            }
+        }
+        bail!(
+            "[{}] no p2pcf-app process under WebKitWebDriver",
+            self.label
+        )
+    }
+
+    /// Closes the app window as a user does (the window manager's close button: an X11
+    /// WM_DELETE_WINDOW message); returns the app's pid.
+    pub async fn close_window(&self, display: &Display) -> anyhow::Result<u32> {
+        let pid = self.app_pid()?;
+        let name = display.name.clone();
+        let asked =
+            tokio::task::spawn_blocking(move || x11::close_windows_of(&name, pid)).await??;
+        if asked == 0 {
+            bail!("[{}] no visible window of process {pid}", self.label);
+        }
+        Ok(pid)
+    }
+
     /// Ends the session (the app window closes and the app exits), then the driver.
     pub async fn quit(mut self) -> anyhow::Result<()> {
         let url = format!("{}/session/{}", self.base, self.session);
-        let _ = self.http.delete(&url).send().await;
+        let _ = self
+            .http
+            .delete(&url)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
         let _ = self.driver.kill().await;
         Ok(())
+    }
+}
+
+/// Every process as (pid, parent pid), from /proc.
+fn processes() -> anyhow::Result<Vec<(u32, u32)>> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(pid) = entry?.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Some((_, ppid)) = stat_state(pid) {
+            all.push((pid, ppid));
+        }
+    }
+    Ok(all)
+}
+
+/// A process's state letter and parent pid from /proc/PID/stat (None when it is gone).
+fn stat_state(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid ...": comm may contain spaces, so read after the last ')'.
+    let mut rest = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// Waits until process `pid` has exited (gone, or a zombie its parent has not reaped yet).
+pub async fn wait_for_exit(pid: u32, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match stat_state(pid) {
+            None | Some(('Z' | 'X', _)) => return Ok(()),
+            Some(_) if Instant::now() > deadline => {
+                bail!("process {pid} still running after {timeout:?}")
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
     }
 }
