@@ -25,23 +25,23 @@
 //! # Ok(()) }
 //! ```
 
-// mod camera;
+mod camera;
 mod codec;
 mod error;
 mod font;
 mod frame;
 mod pattern;
-// mod screen;
+mod screen;
 mod stamp;
 
-// pub use camera::{list_cameras, Camera, CameraInfo};
+pub use camera::{list_cameras, Camera, CameraInfo};
 pub use codec::{
     is_keyframe, nal_types, nal_units, DecodedFrame, EncoderSettings, H264Decoder, H264Encoder,
 };
 pub use error::MediaError;
 pub use frame::{bgra_to_i420, i420_to_rgba, rgba_to_i420, Frame, I420Planes, MAX_DIMENSION};
 pub use pattern::TestPattern;
-// pub use screen::ScreenCapture;
+pub use screen::ScreenCapture;
 pub use stamp::{read_stamp, Stamp, MIN_HEIGHT, MIN_WIDTH};
 
 /// Something that produces frames: a test pattern, the screen, a camera.
