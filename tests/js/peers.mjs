@@ -142,6 +142,34 @@ async function handle (cmd) {
       out({ ev: 'peers', id: cmd.id, peers, tag: cmd.tag, ...stamp() })
       return
     }
+    case 'codecs': {
+      const caps = await requirePage(cmd.id).page.evaluate(() => window.harness.codecCapabilities())
+      out({ ev: 'codecs', id: cmd.id, ...caps, tag: cmd.tag, ...stamp() })
+      return
+    }
+    case 'enableVideo': {
+      const opts = { width: cmd.width ?? 640, height: cmd.height ?? 480, frameRate: cmd.frameRate ?? null, codec: cmd.codec ?? null }
+      const info = await requirePage(cmd.id).page.evaluate(a => window.harness.enableVideo(a), opts)
+      out({ ev: 'videoEnabled', id: cmd.id, ...info, tag: cmd.tag, ...stamp() })
+      return
+    }
+    case 'disableVideo': {
+      const info = await requirePage(cmd.id).page.evaluate(() => window.harness.disableVideo())
+      out({ ev: 'videoDisabled', id: cmd.id, ...info, tag: cmd.tag, ...stamp() })
+      return
+    }
+    case 'videoStats': {
+      const remotes = await requirePage(cmd.id).page.evaluate(() => window.harness.videoStats())
+      out({ ev: 'videoStats', id: cmd.id, remotes, tag: cmd.tag, ...stamp() })
+      return
+    }
+    case 'snapshot': {
+      if (typeof cmd.peer !== 'string') throw new Error('snapshot needs a string "peer" (remote session id)')
+      const opts = { peer: cmd.peer, width: cmd.width ?? 160, height: cmd.height ?? null, rect: cmd.rect ?? null, timeoutMs: cmd.timeoutMs ?? 5000 }
+      const snap = await requirePage(cmd.id).page.evaluate(a => window.harness.snapshot(a), opts)
+      out({ ev: 'snapshot', id: cmd.id, ...snap, tag: cmd.tag, ...stamp() })
+      return
+    }
     case 'close': return close(cmd)
     case 'ping': out({ ev: 'pong', tag: cmd.tag, ...stamp() }); return
     case 'quit': return quit(0)

@@ -6,6 +6,11 @@
 //! began is still found, and the same event is never returned twice. Failures quote the recent
 //! events, and a test that panics while a `BrowserPeers` is alive prints them as well.
 //!
+//! Video (fake camera → `peer.addStream`, remote `<video>` tiles, frame counts, grayscale
+//! snapshots): [`BrowserPeers::enable_video`], [`BrowserPeers::disable_video`],
+//! [`BrowserPeers::video_stats`], [`BrowserPeers::wait_video`], [`BrowserPeers::snapshot`],
+//! [`BrowserPeers::codec_capabilities`].
+//!
 //! ```no_run
 //! # async fn demo(worker_url: &str) -> anyhow::Result<()> {
 //! use std::time::Duration;
@@ -32,6 +37,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::worker::js_dir;
+
+mod video;
+pub use video::{
+    Codec, CodecCapabilities, FrameInfo, Rect, RemoteVideo, Snapshot, SnapshotRequest,
+    VideoEnabled, VideoOptions,
+};
 
 /// How many events failure messages quote.
 const RECENT_EVENTS: usize = 40;

@@ -3,6 +3,7 @@
 // through the exposed binding window.__p2pcfEmit(event). Events are delivered in order: async
 // work (sha256) is serialised through one promise chain.
 import P2PCF from 'p2pcf'
+import * as video from './video.js'
 
 let p2pcf = null
 let pageId = null
@@ -80,9 +81,11 @@ window.harness = {
     })
     p2pcf.on('peerconnect', peer => {
       emit({ ev: 'peerconnect', peer: peer.id, client: peer.client_id, ...now() })
+      video.onPeerConnect(peer)
     })
     p2pcf.on('peerclose', peer => {
       emit({ ev: 'peerclose', peer: peer.id, client: peer.client_id, ...now() })
+      video.onPeerClose(peer)
     })
     p2pcf.on('msg', (peer, data) => {
       const t = now()
@@ -132,10 +135,21 @@ window.harness = {
     return [...p2pcf.peers.values()].map(p => ({ peer: p.id, client: p.client_id, connected: !!p.connected }))
   },
 
+  // Video (page/video.js): the local fake camera to every peer, remote tracks in <video> tiles.
+  codecCapabilities: () => video.codecCapabilities(),
+  enableVideo (opts) {
+    if (!p2pcf) throw new Error('not open')
+    return video.enableVideo(opts, [...p2pcf.peers.values()])
+  },
+  disableVideo: () => video.disableVideo(),
+  videoStats: () => video.videoStats(),
+  snapshot: opts => video.snapshot(opts),
+
   close () {
     if (!p2pcf) return
     p2pcf.destroy()
   }
 }
 
+video.setupVideo({ emit, now })
 window.__harnessLoaded = true
