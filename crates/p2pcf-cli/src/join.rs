@@ -5,6 +5,7 @@
 mod files;
 mod output;
 mod session;
+mod video;
 
 use std::path::{Path, PathBuf};
 
@@ -74,6 +75,21 @@ pub struct JoinArgs {
     /// Use IPv4 loopback candidates only (peers on the same machine, tests).
     #[arg(long)]
     loopback_only: bool,
+    /// Share video with every peer: test-pattern (moving, with frame number and capture time
+    /// drawn in), screen (X11), camera (the first V4L2 camera) or camera:/dev/videoN. Video
+    /// peers send is reported either way (with --json: track_started, video_stats each second,
+    /// track_ended).
+    #[arg(long, value_name = "SOURCE")]
+    video: Option<String>,
+    /// Size of the shared video.
+    #[arg(long, value_name = "WxH", default_value = "640x480")]
+    video_size: String,
+    /// Frames per second of the shared video (1–60).
+    #[arg(long, value_name = "FPS", default_value_t = 30)]
+    fps: u32,
+    /// Target bitrate of the shared video in kbit/s (100–20000).
+    #[arg(long, value_name = "KBPS", default_value_t = 1500)]
+    video_kbps: u32,
 }
 
 /// A file to offer to every peer, encoded once as its P2PCF file message.
@@ -97,6 +113,7 @@ pub(crate) struct Settings {
     pub echo: bool,
     pub files: Vec<OutgoingFile>,
     pub save_dir: PathBuf,
+    pub video: Option<video::VideoSpec>,
 }
 
 /// Joins the room and runs until stdin closes or a signal arrives.
@@ -151,6 +168,25 @@ fn resolve(args: JoinArgs) -> anyhow::Result<Settings> {
         bail!("--save-dir {} is not a directory", args.save_dir.display());
     }
 
+    let video = match &args.video {
+        None => None,
+        Some(source) => {
+            let (width, height) = video::parse_size(&args.video_size)?;
+            if !(1..=60).contains(&args.fps) {
+                bail!("invalid --fps {}: use 1 to 60", args.fps);
+            }
+            if !(100..=20_000).contains(&args.video_kbps) {
+                bail!("invalid --video-kbps {}: use 100 to 20000", args.video_kbps);
+            }
+            Some(video::VideoSpec {
+                source: video::parse_source(source)?,
+                width,
+                height,
+                fps: args.fps,
+                bitrate_bps: args.video_kbps * 1000,
+            })
+        }
+    };
     let rtc = if args.loopback_only {
         RtcOptions::loopback_only()
     } else {
@@ -164,6 +200,7 @@ fn resolve(args: JoinArgs) -> anyhow::Result<Settings> {
         echo: args.echo,
         files,
         save_dir: args.save_dir,
+        video,
     })
 }
 

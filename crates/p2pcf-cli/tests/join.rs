@@ -367,6 +367,15 @@ async fn bad_arguments_exit_non_zero_with_a_message_before_joining() -> anyhow::
             &["room1", "--max-message-size", "100", "--send-file", BIN],
             "too large",
         ),
+        (&["room1", "--video", "webcam"], "invalid --video"),
+        (
+            &["room1", "--video", "test-pattern", "--video-size", "10x10"],
+            "invalid --video-size",
+        ),
+        (
+            &["room1", "--video", "test-pattern", "--fps", "0"],
+            "invalid --fps",
+        ),
     ];
     for (args, expected) in cases {
         let output = timeout(
@@ -386,5 +395,37 @@ async fn bad_arguments_exit_non_zero_with_a_message_before_joining() -> anyhow::
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
         assert!(output.stdout.is_empty(), "{args:?} printed to stdout");
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_test_pattern_is_reported_by_the_receiving_joiner() -> anyhow::Result<()> {
+    let server = start_server(ServerConfig::default()).await;
+    let (mut alice, mut bob) = two_joiners(&server, &["--video", "test-pattern"], &[]).await?;
+    let started = bob.expect_event("track_started", CONNECT_TIMEOUT).await?;
+    assert_eq!(started["client_id"], "alice");
+    assert_eq!(started["kind"], "video");
+    // Two consecutive reports with decoded frames of the pattern, its stamp advancing.
+    let mut stamps = Vec::new();
+    while stamps.len() < 3 {
+        let stats = bob
+            .expect("video_stats with frames", CONNECT_TIMEOUT, |v| {
+                v["event"] == "video_stats" && v["frames"].as_u64().unwrap_or(0) > 0
+            })
+            .await?;
+        assert_eq!(
+            (stats["width"].as_u64(), stats["height"].as_u64()),
+            (Some(640), Some(480))
+        );
+        if let Some(frame) = stats["stamp_frame"].as_u64() {
+            stamps.push((frame, stats["fps"].as_f64().unwrap_or(0.0)));
+        }
+    }
+    assert!(stamps.windows(2).all(|w| w[1].0 > w[0].0), "{stamps:?}");
+    assert!(stamps[2].1 >= 10.0, "decoded fps {stamps:?}");
+    // Alice leaves: Bob's track ends.
+    alice.close_stdin();
+    let ended = bob.expect_event("track_ended", CONNECT_TIMEOUT).await?;
+    assert!(ended["frames"].as_u64().unwrap_or(0) >= 30, "{ended}");
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 /// One line of `--json` output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub(crate) enum Event {
     Joined {
@@ -18,6 +18,35 @@ pub(crate) enum Event {
     PeerConnecting {
         session_id: String,
         client_id: String,
+    },
+    TrackStarted {
+        from: String,
+        client_id: String,
+        kind: String,
+    },
+    VideoStats {
+        from: String,
+        client_id: String,
+        fps: f64,
+        frames: u64,
+        width: u32,
+        height: u32,
+        dropped: u64,
+        decode_errors: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        latency_ms: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stamp_frame: Option<u32>,
+    },
+    TrackEnded {
+        from: String,
+        client_id: String,
+        frames: u64,
+    },
+    VideoSharing {
+        width: u32,
+        height: u32,
+        fps: u32,
     },
     PeerFailed {
         session_id: String,
@@ -172,6 +201,20 @@ fn human(event: &Event) -> Line {
             "* joined room {room} as {client_id} (session {session_id}); type to chat, Ctrl-D to leave"
         )),
         Event::PeerConnecting { client_id, .. } => Stderr(format!("* connecting to {client_id}")),
+        Event::TrackStarted {
+            client_id, kind, ..
+        } => Stderr(format!("* {client_id} started sending {kind}")),
+        Event::VideoStats {
+            client_id,
+            fps,
+            width,
+            height,
+            ..
+        } => Stderr(format!("* video from {client_id}: {width}x{height} at {fps} fps")),
+        Event::TrackEnded { client_id, .. } => Stderr(format!("* {client_id} stopped sending video")),
+        Event::VideoSharing { width, height, fps } => {
+            Stderr(format!("* sharing video {width}x{height} at {fps} fps"))
+        }
         Event::PeerFailed {
             client_id, reason, ..
         } => Stderr(format!("* could not connect to {client_id}: {reason}")),

@@ -12,8 +12,8 @@ use p2pcf_proto::file;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::files;
 use super::output::{ErrorKind, Event, Output};
+use super::{files, video};
 use super::{OutgoingFile, Settings};
 
 /// After the leave request, wait this long for the client's final events.
@@ -35,6 +35,8 @@ struct Session {
     closing: bool,
     sends: JoinSet<()>,
     left: bool,
+    /// Our shared video, if `--video` was given.
+    video: Option<p2pcf_video::VideoSender>,
 }
 
 pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
@@ -55,7 +57,16 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         closing: false,
         sends: JoinSet::new(),
         left: false,
+        video: None,
     };
+    if let Some(spec) = &settings.video {
+        session.video = Some(spec.start(&client).await?);
+        session.output.emit(&Event::VideoSharing {
+            width: spec.width,
+            height: spec.height,
+            fps: spec.fps,
+        });
+    }
 
     let lines = stdin_lines();
     let mut stdin_done = tokio::spawn(broadcast_lines(
@@ -178,7 +189,20 @@ impl Session {
                 text: format!("message from {} dropped: {reason}", self.client_id(&from)),
                 peer: Some(from.to_string()),
             }),
-            ClientEvent::TrackStarted { .. } | ClientEvent::KeyframeRequested { .. } => {}
+            ClientEvent::TrackStarted { from, track } => {
+                let client_id = self.client_id(&from);
+                tokio::spawn(video::watch_track(
+                    self.output.clone(),
+                    from.to_string(),
+                    client_id,
+                    track,
+                ));
+            }
+            ClientEvent::KeyframeRequested { .. } => {
+                if let Some(video) = &self.video {
+                    video.request_keyframe();
+                }
+            }
             ClientEvent::Left => {
                 self.left = true;
                 self.output.emit(&Event::Left);
