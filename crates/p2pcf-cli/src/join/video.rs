@@ -170,23 +170,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sources_and_sizes_parse_or_explain() {
+    fn sources_and_sizes_parse_or_explain() -> anyhow::Result<()> {
+        assert_eq!(parse_source("test-pattern")?, SourceKind::TestPattern);
         assert_eq!(
-            parse_source("test-pattern").unwrap(),
-            SourceKind::TestPattern
-        );
-        assert_eq!(
-            parse_source("camera:/dev/video2").unwrap(),
+            parse_source("camera:/dev/video2")?,
             SourceKind::Camera(Some("/dev/video2".into()))
         );
-        assert!(parse_source("webcam")
-            .unwrap_err()
-            .to_string()
-            .contains("test-pattern"));
+        let err = parse_source("webcam").expect_err("webcam is no source");
+        assert!(err.to_string().contains("test-pattern"));
         assert!(parse_source("camera:").is_err());
-        assert_eq!(parse_size("1280x720").unwrap(), (1280, 720));
+        assert_eq!(parse_size("1280x720")?, (1280, 720));
         for bad in ["640", "641x480", "100x100", "axb", "4000x3000"] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
+        Ok(())
     }
 }
