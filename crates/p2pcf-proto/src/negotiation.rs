@@ -72,7 +72,9 @@ impl Negotiation {
         if self.initiator {
             vec![NegotiationAction::CreateOffer]
         } else {
-            vec![NegotiationAction::Send(Signal::Renegotiate { renegotiate: true })]
+            vec![NegotiationAction::Send(Signal::Renegotiate {
+                renegotiate: true,
+            })]
         }
     }
 
@@ -312,7 +314,10 @@ mod tests {
     #[test]
     fn offers_answers_and_candidates_are_passed_to_the_shell() {
         let mut n = Negotiation::new(false);
-        assert_eq!(n.on_signal(offer("v=0")), vec![A::AcceptOffer("v=0".into())]);
+        assert_eq!(
+            n.on_signal(offer("v=0")),
+            vec![A::AcceptOffer("v=0".into())]
+        );
         let c = Signal::Candidate {
             candidate: IceCandidate {
                 candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(),
