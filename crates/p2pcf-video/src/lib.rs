@@ -14,7 +14,7 @@ mod sender;
 mod stats;
 
 pub use receiver::{ReceivedFrame, ReceiverEvent, VideoReceiver};
-pub use sender::{SendSettings, SenderStats, VideoSender};
+pub use sender::{KeyframeTrigger, SendSettings, SenderStats, VideoSender};
 pub use stats::{thread_cpu_time, FpsMeter};
 
 /// Errors of the video layer.

@@ -116,7 +116,14 @@ async fn read(
     let mut last_request: Option<Instant> = None;
     let mut want_keyframe = true;
     loop {
-        let packet = match track.track().read_rtp().await {
+        let read = tokio::select! {
+            read = track.track().read_rtp() => read,
+            () = track.ended() => {
+                tracing::debug!("remote video track ended");
+                return;
+            }
+        };
+        let packet = match read {
             Ok((packet, _)) => packet,
             Err(e) => {
                 tracing::debug!("remote video track ended: {e}");

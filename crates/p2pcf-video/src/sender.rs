@@ -63,6 +63,17 @@ impl SenderStats {
     }
 }
 
+/// Requests a key frame from a [`VideoSender`]; cloneable, outlives nothing.
+#[derive(Debug, Clone)]
+pub struct KeyframeTrigger(Arc<AtomicBool>);
+
+impl KeyframeTrigger {
+    /// The sender's next frame is encoded as a key frame.
+    pub fn request(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A running video sender: a paced encoder thread and a task writing to the track.
 pub struct VideoSender {
     track: Arc<TrackLocalStaticSample>,
@@ -142,6 +153,11 @@ impl VideoSender {
     /// The next frame is encoded as a key frame (a peer joined or lost packets).
     pub fn request_keyframe(&self) {
         self.keyframe.store(true, Ordering::Relaxed);
+    }
+
+    /// A cheap handle that requests key frames from elsewhere (e.g. an event loop task).
+    pub fn keyframe_trigger(&self) -> KeyframeTrigger {
+        KeyframeTrigger(Arc::clone(&self.keyframe))
     }
 
     /// Statistics so far.

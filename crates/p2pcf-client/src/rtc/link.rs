@@ -86,6 +86,8 @@ pub struct PeerLink {
     driver: JoinHandle<()>,
     events: mpsc::UnboundedSender<(String, LinkEvent)>,
     opts: RtcOptions,
+    /// Remote tracks handed out and not yet ended.
+    remote_tracks: Arc<std::sync::Mutex<Vec<RemoteTrack>>>,
 }
 
 impl std::fmt::Debug for PeerLink {
@@ -270,6 +272,7 @@ impl PeerLink {
     /// Closes the connection. The other side sees `Closed`; this side may too.
     pub async fn close(&self) {
         self.finished.cancel();
+        self.end_all_tracks();
         if let Err(e) = self.pc.close().await {
             tracing::debug!(key = %self.key, "close: {e}");
         }
@@ -283,7 +286,8 @@ impl PeerLink {
         events: mpsc::UnboundedSender<(String, LinkEvent)>,
         opts: &RtcOptions,
     ) -> PeerLink {
-        wire_connection(&pc, tx);
+        let remote_tracks = Arc::new(std::sync::Mutex::new(Vec::new()));
+        wire_connection(&pc, tx, &remote_tracks);
         let finished = CancellationToken::new();
         let buffered_low = Arc::new(Notify::new());
         let driver = tokio::spawn(drive(key.clone(), rx, events.clone(), finished.clone()));
@@ -298,7 +302,23 @@ impl PeerLink {
             driver,
             events,
             opts: opts.clone(),
+            remote_tracks,
         }
+    }
+
+    fn end_all_tracks(&self) {
+        for track in self
+            .remote_tracks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            track.end();
+        }
+    }
+
+    pub(super) fn remote_tracks(&self) -> &std::sync::Mutex<Vec<RemoteTrack>> {
+        &self.remote_tracks
     }
 
     pub(super) fn pc(&self) -> &Arc<RTCPeerConnection> {
@@ -340,6 +360,7 @@ impl Drop for PeerLink {
     fn drop(&mut self) {
         self.driver.abort();
         self.finished.cancel();
+        self.end_all_tracks();
         if self.pc.connection_state()
             != webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState::Closed
         {
@@ -382,11 +403,21 @@ pub(super) fn published_sdp(opts: &RtcOptions, description: &RTCSessionDescripti
 }
 
 /// Connection-level callbacks: forward only.
-fn wire_connection(pc: &Arc<RTCPeerConnection>, tx: &mpsc::UnboundedSender<Signal>) {
+fn wire_connection(
+    pc: &Arc<RTCPeerConnection>,
+    tx: &mpsc::UnboundedSender<Signal>,
+    remote_tracks: &Arc<std::sync::Mutex<Vec<RemoteTrack>>>,
+) {
     let t = tx.clone();
     let weak = Arc::downgrade(pc);
-    pc.on_track(Box::new(move |track, _, _| {
-        let _ = t.send(Signal::Track(RemoteTrack::new(track, weak.clone())));
+    let tracks = Arc::clone(remote_tracks);
+    pc.on_track(Box::new(move |track, _, transceiver| {
+        let track = RemoteTrack::new(track, transceiver, weak.clone());
+        tracks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(track.clone());
+        let _ = t.send(Signal::Track(track));
         Box::pin(async {})
     }));
     let t = tx.clone();

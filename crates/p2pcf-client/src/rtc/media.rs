@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Weak};
 
+use tokio_util::sync::CancellationToken;
 use webrtc::api::media_engine::{MediaEngine, MIME_TYPE_H264};
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
@@ -15,7 +16,7 @@ use webrtc::rtp_transceiver::rtp_codec::{
 };
 use webrtc::rtp_transceiver::rtp_sender::RTCRtpSender;
 use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
-use webrtc::rtp_transceiver::{RTCPFeedback, RTCRtpTransceiverInit};
+use webrtc::rtp_transceiver::{RTCPFeedback, RTCRtpTransceiver, RTCRtpTransceiverInit};
 use webrtc::track::track_local::TrackLocal;
 use webrtc::track::track_remote::TrackRemote;
 
@@ -64,17 +65,49 @@ pub(crate) fn media_engine() -> Result<MediaEngine, RtcError> {
     Ok(m)
 }
 
-/// A track the peer sends us. Read RTP from [`RemoteTrack::track`]; reads fail once the peer
-/// removes the track or the connection closes.
+/// A track the peer sends us. Read RTP from [`RemoteTrack::track`] until
+/// [`RemoteTrack::ended`]: the peer stopped sending it (a renegotiation left its m-line without
+/// a send direction, or its SSRC went away) or the connection closed (reads fail).
 #[derive(Clone)]
 pub struct RemoteTrack {
     track: Arc<TrackRemote>,
+    transceiver: Arc<RTCRtpTransceiver>,
     pc: Weak<RTCPeerConnection>,
+    ended: CancellationToken,
 }
 
 impl RemoteTrack {
-    pub(crate) fn new(track: Arc<TrackRemote>, pc: Weak<RTCPeerConnection>) -> Self {
-        RemoteTrack { track, pc }
+    pub(crate) fn new(
+        track: Arc<TrackRemote>,
+        transceiver: Arc<RTCRtpTransceiver>,
+        pc: Weak<RTCPeerConnection>,
+    ) -> Self {
+        RemoteTrack {
+            track,
+            transceiver,
+            pc,
+            ended: CancellationToken::new(),
+        }
+    }
+
+    /// Resolves once the peer stopped sending this track or the connection closed.
+    pub async fn ended(&self) {
+        self.ended.cancelled().await
+    }
+
+    /// Whether [`RemoteTrack::ended`] has resolved.
+    pub fn is_ended(&self) -> bool {
+        self.ended.is_cancelled()
+    }
+
+    pub(crate) fn end(&self) {
+        self.ended.cancel();
+    }
+
+    /// After a negotiation: does the peer still send on this track's transceiver?
+    fn still_received(&self) -> bool {
+        let direction = self.transceiver.current_direction();
+        direction == RTCRtpTransceiverDirection::Unspecified || direction.has_recv()
     }
 
     /// The webrtc-rs track (codec, SSRC, `read_rtp`).
@@ -193,7 +226,29 @@ impl PeerLink {
         self.pc()
             .set_remote_description(answer)
             .await
-            .map_err(closed_or)
+            .map_err(closed_or)?;
+        self.end_stopped_tracks();
+        Ok(())
+    }
+
+    /// Ends the remote tracks a negotiation left without a receiving direction.
+    fn end_stopped_tracks(&self) {
+        let mut tracks = self
+            .remote_tracks()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        tracks.retain(|t| {
+            if t.still_received() && !t.is_ended() {
+                return true;
+            }
+            tracing::debug!(
+                key = self.key(),
+                ssrc = t.track.ssrc(),
+                "remote track ended"
+            );
+            t.end();
+            false
+        });
     }
 
     /// Non-initiator: applies an offer and answers it. Returns the answer's SDP and the kinds of
@@ -209,6 +264,7 @@ impl PeerLink {
             .set_local_description(answer)
             .await
             .map_err(closed_or)?;
+        self.end_stopped_tracks();
         let mut missing = Vec::new();
         for t in self.pc().get_transceivers().await {
             if t.mid().is_none() && t.sender().await.track().await.is_some() {
