@@ -143,7 +143,7 @@ async fn js_fake_camera_is_decoded_by_rust_and_ends_when_stopped() -> anyhow::Re
     rust.connected(1, CONNECT).await?;
     browser
         .wait_for(
-            ev("peerconnect", "cam").peer(&rust.session_id().to_string()),
+            ev("peerconnect", "cam").peer(rust.session_id().as_ref()),
             CONNECT,
         )
         .await?;

@@ -72,7 +72,7 @@ enum Report {
     },
     LinkCreated {
         key: String,
-        result: Result<(PeerLink, Option<LocalOffer>), RtcError>,
+        result: Result<(Arc<PeerLink>, Option<LocalOffer>), RtcError>,
     },
     /// The server announced a change in the room (long-poll extension).
     RoomChanged,
@@ -403,7 +403,7 @@ impl Driver {
     fn link_created(
         &mut self,
         key: String,
-        result: Result<(PeerLink, Option<LocalOffer>), RtcError>,
+        result: Result<(Arc<PeerLink>, Option<LocalOffer>), RtcError>,
     ) {
         let Some(peer) = self.keys.get(&key).cloned() else {
             // The peer was destroyed meanwhile.
@@ -414,7 +414,6 @@ impl Driver {
         };
         match result {
             Ok((link, offer)) => {
-                let link = Arc::new(link);
                 if let Some(entry) = self.peers.get_mut(&peer) {
                     entry.link = Some(Arc::clone(&link));
                     entry.offer = offer;
@@ -641,7 +640,7 @@ impl Driver {
         tokio::spawn(async move {
             let result = PeerLink::initiator(key.clone(), &cert, &opts, params, events)
                 .await
-                .map(|(link, offer)| (link, Some(offer)));
+                .map(|(link, offer)| (Arc::new(link), Some(offer)));
             let _ = reports.send(Report::LinkCreated { key, result });
         });
     }
@@ -661,7 +660,7 @@ impl Driver {
         tokio::spawn(async move {
             let result = PeerLink::answerer(key.clone(), &cert, &opts, params, events)
                 .await
-                .map(|link| (link, None));
+                .map(|link| (Arc::new(link), None));
             let _ = reports.send(Report::LinkCreated { key, result });
         });
     }
