@@ -2,8 +2,9 @@
 //! through WebDriver (see `app_e2e/driver.rs`): two app instances chat through the embedded
 //! server and show each other's connection state, a file goes from one to the other with a
 //! progress bar, closing a window makes the app leave and exit, settings survive a restart, a bad
-//! worker URL is refused, an unreachable worker shows a retrying status, and the app chats with
-//! unmodified JS P2PCF in Chromium.
+//! worker URL is refused, an unreachable worker shows a retrying status, the app chats with
+//! unmodified JS P2PCF in Chromium, and video goes between instances and to and from Chromium
+//! (`app_e2e/video.rs`).
 //!
 //! No public STUN/TURN: every instance is given empty ICE server lists (host candidates only).
 //! Each instance saves received files in its own `home/Downloads` (the `downloadDir` setting).
@@ -17,6 +18,8 @@
 mod driver;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
+#[path = "app_e2e/video.rs"]
+mod video;
 
 use std::path::Path;
 use std::time::Duration;

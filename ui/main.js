@@ -52,6 +52,7 @@ function enterRoom() {
   clearPeers();
   $("messages").replaceChildren();
   $("transfers").replaceChildren();
+  videoUi.reset();
   const lan = $("lan-url");
   lan.classList.toggle("hidden", !current.lanUrl);
   lan.textContent = current.lanUrl ? `Others on your network: use worker URL ${current.lanUrl}` : "";
@@ -107,7 +108,17 @@ $("copy-room").addEventListener("click", async () => {
 $("leave-button").addEventListener("click", async () => {
   try { await invoke("leave"); } catch (e) { /* already left */ }
   current = null;
+  videoUi.reset();
   show("join-screen");
+});
+
+$("video-button").addEventListener("click", async () => {
+  try {
+    const line = await videoUi.toggle();
+    if (line) addMessage(null, line, "system");
+  } catch (e) {
+    addMessage(null, `Video: ${errorText(e)}`, "system");
+  }
 });
 
 async function sendFile(path) {
@@ -250,11 +261,20 @@ listen("p2pcf://event", ({ payload: ev }) => {
     case "filesDropped":
       if (current) for (const p of ev.paths) sendFile(p);
       break;
+    case "videoStarted":
+      videoUi.started(ev);
+      addMessage(null, `${ev.name} started video`, "system");
+      break;
+    case "videoEnded":
+      videoUi.ended(ev);
+      addMessage(null, `${ev.name}'s video ended (${ev.reason})`, "system");
+      break;
     case "error":
       addMessage(null, ev.text, "system");
       break;
     case "left":
       setStatus("left", "Left the room");
+      videoUi.reset();
       break;
   }
 });
@@ -271,6 +291,29 @@ function fillSettings(s) {
   $("fast-rate").value = s.fastPollingRateMs;
   $("slow-rate").value = s.slowPollingRateMs;
   $("download-dir").value = s.downloadDir;
+  for (const r of form.elements.videoSource) r.checked = r.value === s.videoSource;
+  selectValue($("camera"), s.camera, s.camera);
+  selectValue($("video-size"), `${s.videoWidth}x${s.videoHeight}`, `${s.videoWidth}×${s.videoHeight}`);
+  $("video-fps").value = s.videoFps;
+  $("video-kbps").value = s.videoKbps;
+}
+
+// Selects `value`, adding it as an option when the list does not have it (a camera that is
+// unplugged now, a size set elsewhere).
+function selectValue(select, value, label) {
+  if (![...select.options].some((o) => o.value === value)) select.add(new Option(label, value));
+  select.value = value;
+}
+
+async function fillCameras() {
+  const select = $("camera");
+  let cameras = [];
+  try { cameras = await invoke("list_cameras"); } catch { /* none */ }
+  for (const o of [...select.options]) if (o.value) o.remove();
+  for (const c of cameras) select.add(new Option(`${c.name} (${c.path})`, c.path));
+  $("camera-hint").textContent = cameras.length
+    ? ""
+    : "No camera found: with Camera chosen, Enable Video sends a test pattern.";
 }
 
 function readSettings() {
@@ -289,6 +332,12 @@ function readSettings() {
     fastPollingRateMs: num($("fast-rate").value),
     slowPollingRateMs: num($("slow-rate").value),
     downloadDir: $("download-dir").value,
+    videoSource: [...$("settings-form").elements.videoSource].find((r) => r.checked)?.value ?? "camera",
+    camera: $("camera").value,
+    videoWidth: Number($("video-size").value.split("x")[0]),
+    videoHeight: Number($("video-size").value.split("x")[1]),
+    videoFps: num($("video-fps").value),
+    videoKbps: num($("video-kbps").value),
   };
 }
 
@@ -304,6 +353,7 @@ function settingsMessage(errors, ok) {
 $("open-settings").addEventListener("click", async () => {
   settingsMessage([]);
   try {
+    await fillCameras();
     fillSettings(await invoke("get_settings"));
   } catch (e) {
     settingsMessage([errorText(e)]);
@@ -336,3 +386,4 @@ $("close-settings").addEventListener("click", () => show(settingsReturn));
 
 show("join-screen");
 $("room-input").focus();
+videoUi.init().catch((e) => console.error("video channel", e));

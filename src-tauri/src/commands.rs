@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
+use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
 use crate::error::AppError;
+use crate::local_video::{CameraChoice, VideoInfo};
 use crate::room::JoinInfo;
 use crate::settings::Settings;
 use crate::state::{self, AppState};
@@ -73,4 +75,41 @@ pub async fn save_settings(
 #[tauri::command]
 pub async fn restore_default_settings(app: AppHandle) -> Result<Settings, AppError> {
     state::restore_default_settings(&app)
+}
+
+/// Starts sending video from the source in the settings; says which source is in use.
+#[tauri::command]
+pub async fn start_video(
+    app: AppHandle,
+    state: State<'_, AppState>,
+) -> Result<VideoInfo, AppError> {
+    let settings = state::load_settings(&app)?;
+    state
+        .with_room(async |room| room.start_video(&settings).await)
+        .await
+}
+
+#[tauri::command]
+pub async fn stop_video(state: State<'_, AppState>) -> Result<(), AppError> {
+    state.with_room(async |room| room.stop_video().await).await
+}
+
+/// The cameras found (`/dev/video*`), for the settings screen.
+#[tauri::command]
+pub async fn list_cameras() -> Result<Vec<CameraChoice>, AppError> {
+    tokio::task::spawn_blocking(crate::local_video::cameras)
+        .await
+        .map_err(|e| AppError::Io(e.to_string()))
+}
+
+/// The UI's channel for video frames (see [`crate::frames`]); set on every page load.
+#[tauri::command]
+pub fn set_video_channel(state: State<'_, AppState>, frames: Channel<InvokeResponseBody>) {
+    state.frames.set_channel(frames);
+}
+
+/// The UI drew a frame of `tile`: the next one may come.
+#[tauri::command]
+pub fn video_frame_shown(state: State<'_, AppState>, tile: u32) {
+    state.frames.ack(tile);
 }

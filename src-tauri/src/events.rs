@@ -91,6 +91,19 @@ pub enum AppEvent {
     FilesDropped {
         paths: Vec<String>,
     },
+    /// A peer's video track is shown in tile `tile` (its frames come over the video channel).
+    VideoStarted {
+        tile: u32,
+        session_id: String,
+        name: String,
+    },
+    /// Tile `tile` is gone: the track ended, the peer left, or we left.
+    VideoEnded {
+        tile: u32,
+        session_id: String,
+        name: String,
+        reason: String,
+    },
     Error {
         text: String,
     },

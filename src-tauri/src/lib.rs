@@ -3,17 +3,26 @@
 //! ([`state`]), exposes thin commands ([`commands`]) and sends everything to the UI on one event
 //! channel ([`events`]). Settings rules are pure and unit-tested ([`settings`]).
 //!
+//! Video: "Enable Video" encodes the source chosen in the settings ([`local_video`]) onto a
+//! track the client shares; each peer's track is decoded in [`remote_video`]; decoded frames go
+//! to the UI as raw RGBA over a `tauri::ipc::Channel` with flow control ([`frames`]).
+//!
 //! The Tauri configuration is the repository's top-level `tauri.conf.json` (read through the
 //! symlink `src-tauri/tauri.conf.json`; paths in it are relative to `src-tauri/`).
 
+mod camera_thread;
 pub mod commands;
 pub mod error;
 pub mod events;
 mod files;
+pub mod frames;
+pub mod local_video;
+pub mod remote_video;
 pub mod room;
 pub mod server;
 pub mod settings;
 pub mod state;
+pub mod video_settings;
 
 use tauri::{DragDropEvent, Manager, RunEvent, WindowEvent};
 use tracing_subscriber::EnvFilter;
@@ -44,6 +53,11 @@ pub fn run() {
             commands::get_settings,
             commands::save_settings,
             commands::restore_default_settings,
+            commands::start_video,
+            commands::stop_video,
+            commands::list_cameras,
+            commands::set_video_channel,
+            commands::video_frame_shown,
         ])
         .on_window_event(|window, event| {
             if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {

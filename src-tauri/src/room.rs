@@ -1,5 +1,6 @@
-//! A joined room: the client handle, the peer names, and the task that turns client events into
-//! [`AppEvent`]s (saving received files on the way).
+//! A joined room: the client handle, the peer names, our video sender and the peers' video
+//! tiles, and the task that turns client events into [`AppEvent`]s (saving received files on
+//! the way).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use p2pcf_client::{ClientConfig, ClientEvent, ClientHandle, JoinOptions, SessionId};
 use p2pcf_proto::file;
+use p2pcf_video::VideoSender;
 use tauri::AppHandle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -17,11 +19,17 @@ use tokio::task::JoinHandle;
 use crate::error::AppError;
 use crate::events::{emit, AppEvent, Connection};
 use crate::files;
+use crate::frames::FrameSink;
+use crate::local_video::{self, VideoInfo};
+use crate::remote_video::RemoteVideos;
+use crate::settings::Settings;
 
 /// At most one progress event per transfer this often (plus the last one).
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 type Peers = Arc<Mutex<HashMap<SessionId, String>>>;
+/// Our running video sender (the event pump forwards key-frame requests to it).
+type Sending = Arc<Mutex<Option<VideoSender>>>;
 
 /// What `join` tells the UI.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -40,6 +48,9 @@ pub struct Room {
     peers: Peers,
     max_message_size: usize,
     pump: JoinHandle<()>,
+    sending: Sending,
+    remote: RemoteVideos,
+    sink: FrameSink,
 }
 
 static TRANSFER_IDS: AtomicU64 = AtomicU64::new(1);
@@ -52,6 +63,7 @@ impl Room {
         name: &str,
         config: ClientConfig,
         save_dir: PathBuf,
+        sink: FrameSink,
     ) -> Result<(Room, SessionId), AppError> {
         emit(
             &app,
@@ -68,7 +80,18 @@ impl Room {
         };
         let (client, events) = p2pcf_client::join(room, name, options).await?;
         let peers = Peers::default();
-        let pump = tokio::spawn(pump(app, events, Arc::clone(&peers), save_dir));
+        let sending = Sending::default();
+        let remote = RemoteVideos::new(app.clone(), sink.clone());
+        let pump = tokio::spawn(pump(
+            Pump {
+                app,
+                peers: Arc::clone(&peers),
+                save_dir,
+                sending: Arc::clone(&sending),
+                remote: remote.clone(),
+            },
+            events,
+        ));
         let session = client.session_id().clone();
         Ok((
             Room {
@@ -76,6 +99,9 @@ impl Room {
                 peers,
                 max_message_size,
                 pump,
+                sending,
+                remote,
+                sink,
             },
             session,
         ))
@@ -124,20 +150,78 @@ impl Room {
         Ok(ids)
     }
 
-    /// Leaves: the P2PCF leave request goes out (peers see us go), then the pump ends.
+    /// Starts sending video from the source in `settings` to every peer (and to peers that
+    /// join later).
+    pub async fn start_video(&self, settings: &Settings) -> Result<VideoInfo, AppError> {
+        if lock(&self.sending).is_some() {
+            return Err(AppError::Invalid("video is already on".into()));
+        }
+        let opened = {
+            let settings = settings.clone();
+            tokio::task::spawn_blocking(move || local_video::open_source(&settings))
+                .await
+                .map_err(|e| AppError::Io(e.to_string()))??
+        };
+        let (source, info) = opened;
+        let sender = local_video::start_sender(source, settings, self.sink.clone())?;
+        let track = sender.track();
+        {
+            let mut sending = lock(&self.sending);
+            if sending.is_some() {
+                return Err(AppError::Invalid("video is already on".into()));
+            }
+            *sending = Some(sender);
+        }
+        if let Err(e) = self.client.add_track(track).await {
+            self.stop_sender().await;
+            return Err(e.into());
+        }
+        tracing::info!(source = ?info.source, "video on");
+        Ok(info)
+    }
+
+    /// Stops our video: peers stop receiving it (their tiles end), the encoder stops.
+    pub async fn stop_video(&self) -> Result<(), AppError> {
+        let track_id = lock(&self.sending)
+            .as_ref()
+            .map(|s| s.track_id().to_owned())
+            .ok_or_else(|| AppError::Invalid("video is not on".into()))?;
+        let removed = self.client.remove_track(&track_id).await;
+        self.stop_sender().await;
+        removed?;
+        Ok(())
+    }
+
+    async fn stop_sender(&self) {
+        let sender = lock(&self.sending).take();
+        if let Some(sender) = sender {
+            // Joins the encoder thread (at most a frame's time).
+            let stats = tokio::task::spawn_blocking(move || sender.stop()).await;
+            if let Ok(stats) = stats {
+                tracing::info!(frames = stats.frames, "video off");
+            }
+        }
+        self.sink.remove(crate::frames::PREVIEW_TILE);
+    }
+
+    /// Leaves: the P2PCF leave request goes out (peers see us go), then our video and the
+    /// peers' tiles stop, then the pump ends.
     pub async fn leave(self) {
         self.client.leave().await;
+        self.stop_sender().await;
         if tokio::time::timeout(Duration::from_secs(3), self.pump)
             .await
             .is_err()
         {
             tracing::warn!("room events did not end within 3 s after leaving");
         }
+        // After the pump: no track can start a tile any more.
+        self.remote.end_all();
     }
 }
 
-fn lock(peers: &Peers) -> std::sync::MutexGuard<'_, HashMap<SessionId, String>> {
-    peers
+fn lock<T>(shared: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    shared
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -187,13 +271,24 @@ async fn send_file_to(
     }
 }
 
-/// Turns client events into UI events until the client has left.
-async fn pump(
+/// What the event pump works with.
+struct Pump {
     app: AppHandle,
-    mut events: mpsc::UnboundedReceiver<ClientEvent>,
     peers: Peers,
     save_dir: PathBuf,
-) {
+    sending: Sending,
+    remote: RemoteVideos,
+}
+
+/// Turns client events into UI events until the client has left.
+async fn pump(p: Pump, mut events: mpsc::UnboundedReceiver<ClientEvent>) {
+    let Pump {
+        app,
+        peers,
+        save_dir,
+        sending,
+        remote,
+    } = p;
     let status = |app: &AppHandle, peers: &Peers| {
         let n = lock(peers).len();
         let text = match n {
@@ -232,6 +327,7 @@ async fn pump(
                 client_id,
             } => {
                 lock(&peers).remove(&session_id);
+                remote.end_peer(&session_id);
                 emit(
                     &app,
                     AppEvent::PeerClosed {
@@ -315,8 +411,23 @@ async fn pump(
                     },
                 );
             }
-            // Video (issue 5) is wired in separately.
-            ClientEvent::TrackStarted { .. } | ClientEvent::KeyframeRequested { .. } => {}
+            ClientEvent::TrackStarted { from, track } => {
+                if track.kind() != "video" {
+                    tracing::info!(peer = %from, kind = track.kind(), "ignoring a non-video track");
+                    continue;
+                }
+                let name = lock(&peers)
+                    .get(&from)
+                    .cloned()
+                    .unwrap_or_else(|| from.to_string());
+                remote.start(from, name, track);
+            }
+            ClientEvent::KeyframeRequested { from } => {
+                if let Some(sender) = lock(&sending).as_ref() {
+                    tracing::debug!(peer = %from, "key frame requested");
+                    sender.request_keyframe();
+                }
+            }
             ClientEvent::Left => break,
         }
     }

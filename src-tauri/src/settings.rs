@@ -10,6 +10,8 @@ use p2pcf_proto::config::ClientConfig;
 use p2pcf_proto::IceServer;
 use serde::{Deserialize, Serialize};
 
+use crate::video_settings::{self, VideoFields, VideoSourceKind};
+
 /// The embedded server's default port (the port `wrangler dev` and `p2pcf serve` use).
 pub const DEFAULT_PORT: u16 = 8787;
 
@@ -54,6 +56,15 @@ pub struct Settings {
     pub lan: bool,
     /// Where received files go; empty = the Downloads directory.
     pub download_dir: String,
+    /// What "Enable Video" sends.
+    pub video_source: VideoSourceKind,
+    /// The camera's device path; empty = the first camera found.
+    pub camera: String,
+    pub video_width: u32,
+    pub video_height: u32,
+    pub video_fps: u32,
+    /// Target bitrate of the H.264 encoder, kbit/s.
+    pub video_kbps: u32,
 }
 
 impl Default for Settings {
@@ -83,6 +94,12 @@ impl Default for Settings {
             port: DEFAULT_PORT,
             lan: false,
             download_dir: String::new(),
+            video_source: VideoSourceKind::Camera,
+            camera: String::new(),
+            video_width: 640,
+            video_height: 480,
+            video_fps: 30,
+            video_kbps: 1500,
         }
     }
 }
@@ -154,6 +171,16 @@ impl Settings {
                 "downloadDir",
                 "the download folder must be an absolute path (or empty for Downloads)".into(),
             );
+        }
+        self.camera = self.camera.trim().to_owned();
+        for (field, message) in video_settings::problems(&VideoFields {
+            camera: &self.camera,
+            width: self.video_width,
+            height: self.video_height,
+            fps: self.video_fps,
+            kbps: self.video_kbps,
+        }) {
+            refuse(field, message);
         }
         if errors.is_empty() {
             Ok(self)
@@ -289,6 +316,8 @@ mod tests {
             slow_polling_rate_ms: 1_000_000,
             port: 80,
             download_dir: "relative/dir".into(),
+            video_width: 641,
+            video_fps: 0,
             ..Settings::default()
         };
         assert_eq!(
@@ -301,7 +330,9 @@ mod tests {
                 "fastPollingRateMs",
                 "slowPollingRateMs",
                 "port",
-                "downloadDir"
+                "downloadDir",
+                "videoWidth",
+                "videoFps"
             ]
         );
     }
@@ -333,6 +364,11 @@ mod tests {
         // Missing fields take their defaults (older store files keep working).
         let partial: Settings = serde_json::from_str(r#"{"port":9001}"#).unwrap();
         assert_eq!(partial.port, 9001);
+        assert_eq!(partial.video_source, VideoSourceKind::Camera);
+        assert_eq!((partial.video_width, partial.video_height), (640, 480));
+        let pattern: Settings = serde_json::from_str(r#"{"videoSource":"test-pattern"}"#).unwrap();
+        assert_eq!(pattern.video_source, VideoSourceKind::TestPattern);
+        assert!(serde_json::from_str::<Settings>(r#"{"videoSource":"webcam"}"#).is_err());
         assert_eq!(partial.signalling, SignallingMode::Embedded);
     }
 

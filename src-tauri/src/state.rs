@@ -9,6 +9,7 @@ use tauri_plugin_store::StoreExt;
 use tokio::sync::Mutex;
 
 use crate::error::AppError;
+use crate::frames::FrameSink;
 use crate::room::{JoinInfo, Room};
 use crate::server::EmbeddedServer;
 use crate::settings::{check_join_field, Settings, SignallingMode};
@@ -17,11 +18,13 @@ use crate::settings::{check_join_field, Settings, SignallingMode};
 const STORE_FILE: &str = "settings.json";
 const SETTINGS_KEY: &str = "settings";
 
-/// Managed state: one room at a time, the embedded server while it is needed.
+/// Managed state: one room at a time, the embedded server while it is needed, and where video
+/// frames go to the UI.
 #[derive(Default)]
 pub struct AppState {
     room: Mutex<Option<Room>>,
     server: Mutex<Option<EmbeddedServer>>,
+    pub frames: FrameSink,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             name,
             config,
             download_dir(app, &settings),
+            self.frames.clone(),
         )
         .await?;
         *current = Some(joined);
