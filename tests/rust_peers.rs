@@ -203,3 +203,67 @@ async fn a_message_over_the_p2pcf_chunk_limit_is_refused_with_a_clear_error() ->
     bob.handle.leave().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_pauses_the_sender_instead_of_growing_memory() -> anyhow::Result<()> {
+    use p2pcf_client::rtc::ReceiveBudget;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const MESSAGE: usize = 1_000_000;
+    const COUNT: usize = 40;
+    let server = TestServer::start(ServerConfig::default()).await?;
+    let room = room();
+    let budget = ReceiveBudget::new(4 * 1024 * 1024);
+    let mut options = p2pcf_tests::client::loopback_options(&server.url);
+    options.rtc.receive_budget = Some(Arc::clone(&budget));
+    let mut alice = RustPeer::join(&server.url, &room, "alice").await?;
+    let mut bob = RustPeer::join_with(&room, "bobby", options).await?;
+    alice.connected(1, CONNECT).await?;
+    bob.connected(1, CONNECT).await?;
+
+    // Alice sends 40 MB as fast as `send` lets her; Bob reads nothing for a while.
+    let sent = Arc::new(AtomicUsize::new(0));
+    let sender = {
+        let (handle, to, sent) = (
+            alice.handle.clone(),
+            bob.session_id().clone(),
+            Arc::clone(&sent),
+        );
+        tokio::spawn(async move {
+            for i in 0..COUNT {
+                handle.send(&to, pattern(MESSAGE, i as u8)).await?;
+                sent.fetch_add(1, Ordering::SeqCst);
+            }
+            anyhow::Ok(())
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stalled_at = sent.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later = sent.load(Ordering::SeqCst);
+    eprintln!(
+        "sent while Bob did not read: {stalled_at} then {later} messages; Bob holds {} bytes",
+        budget.used()
+    );
+    assert_eq!(stalled_at, later, "the sender kept going while nobody read");
+    assert!(
+        later < 12,
+        "{later} MB handed over to a reader that reads nothing"
+    );
+    assert!(
+        budget.used() <= budget.limit() + 2 * MESSAGE,
+        "the reader holds {} bytes",
+        budget.used()
+    );
+
+    // Bob reads: everything arrives, intact and in order; the sender finishes.
+    for i in 0..COUNT {
+        let (from, data) = bob.message(Duration::from_secs(60)).await?;
+        assert_eq!(&from, alice.session_id());
+        assert_eq!(data, pattern(MESSAGE, i as u8), "message {i}");
+    }
+    sender.await??;
+    assert_eq!(sent.load(Ordering::SeqCst), COUNT);
+    Ok(())
+}

@@ -101,6 +101,10 @@ pub(crate) async fn start(
     commands: mpsc::Receiver<Command>,
     events: mpsc::UnboundedSender<ClientEvent>,
 ) -> Result<Started, ClientError> {
+    let mut setup = setup;
+    if setup.rtc.receive_budget.is_none() {
+        setup.rtc.receive_budget = Some(rtc::ReceiveBudget::new(rtc::DEFAULT_RECEIVE_BUDGET));
+    }
     let cert = LocalCertificate::generate()?;
     let mut rng = rand::rngs::OsRng;
     let session_id = sdp::new_session_id(&mut rng);
@@ -532,7 +536,11 @@ impl Driver {
         };
         let complete: Bytes = if chunk::is_chunk(&data) {
             match entry.reassembler.push(now_ms(), &data) {
-                Ok(ChunkOutcome::Complete(message)) => Bytes::from(message),
+                // Charged until the application drops it (receive-side flow control).
+                Ok(ChunkOutcome::Complete(message)) => match &self.rtc.receive_budget {
+                    Some(budget) => budget.charge(message),
+                    None => Bytes::from(message),
+                },
                 Ok(ChunkOutcome::Pending | ChunkOutcome::Duplicate) => return,
                 Err(e) => {
                     tracing::warn!(peer = %peer, "dropped chunk: {e}");

@@ -130,7 +130,7 @@ impl PeerLink {
             ..Default::default()
         };
         let dc = link.pc.create_data_channel(&label, Some(init)).await?;
-        wire_channel(&dc, &tx);
+        wire_channel(&dc, &tx, link.reception());
         let _ = link.channel.set(dc);
 
         let offer = link.pc.create_offer(None).await?;
@@ -168,11 +168,12 @@ impl PeerLink {
         let link = PeerLink::start(key, Arc::new(pc), &tx, rx, events, opts);
 
         let channel = Arc::clone(&link.channel);
+        let reception = link.reception();
         link.pc.on_data_channel(Box::new(move |dc| {
             // webrtc-rs starts reading right after this returns, so the forwarding handlers must
             // be in place now. Later channels (not part of P2PCF) are ignored.
             if channel.set(Arc::clone(&dc)).is_ok() {
-                wire_channel(&dc, &tx);
+                wire_channel(&dc, &tx, reception.clone());
             }
             Box::pin(async {})
         }));
@@ -306,6 +307,13 @@ impl PeerLink {
         }
     }
 
+    fn reception(&self) -> Reception {
+        Reception {
+            budget: self.opts.receive_budget.clone(),
+            finished: self.finished.clone(),
+        }
+    }
+
     fn end_all_tracks(&self) {
         for track in self
             .remote_tracks
@@ -432,8 +440,16 @@ fn wire_connection(
     }));
 }
 
-/// Data-channel callbacks: forward only.
-fn wire_channel(dc: &RTCDataChannel, tx: &mpsc::UnboundedSender<Signal>) {
+/// What a data channel's message handler needs for flow control.
+#[derive(Clone)]
+struct Reception {
+    budget: Option<Arc<super::ReceiveBudget>>,
+    finished: CancellationToken,
+}
+
+/// Data-channel callbacks: forward only; the message handler waits while the receive budget is
+/// spent (webrtc-rs reads the next message only once the handler returned).
+fn wire_channel(dc: &RTCDataChannel, tx: &mpsc::UnboundedSender<Signal>, reception: Reception) {
     let t = tx.clone();
     dc.on_open(Box::new(move || {
         let _ = t.send(Signal::ChannelOpen);
@@ -441,8 +457,21 @@ fn wire_channel(dc: &RTCDataChannel, tx: &mpsc::UnboundedSender<Signal>) {
     }));
     let t = tx.clone();
     dc.on_message(Box::new(move |m| {
-        let _ = t.send(Signal::ChannelMessage(m.data));
-        Box::pin(async {})
+        let t = t.clone();
+        let reception = reception.clone();
+        Box::pin(async move {
+            let data = match &reception.budget {
+                None => m.data,
+                Some(budget) => {
+                    tokio::select! {
+                        () = budget.wait_for_room() => {}
+                        () = reception.finished.cancelled() => return,
+                    }
+                    budget.charge(m.data)
+                }
+            };
+            let _ = t.send(Signal::ChannelMessage(data));
+        })
     }));
     let t = tx.clone();
     dc.on_close(Box::new(move || {

@@ -10,6 +10,7 @@
 //! Callbacks from webrtc-rs only forward into an internal channel; one task per link turns that
 //! into [`LinkEvent`]s (see `link_state`).
 
+mod budget;
 mod cert;
 mod error;
 mod link;
@@ -21,13 +22,15 @@ mod sdp;
 
 use bytes::Bytes;
 
+pub use budget::ReceiveBudget;
 pub use cert::LocalCertificate;
 pub use error::RtcError;
 pub use link::{AnswererParams, InitiatorParams, LocalOffer, PeerLink};
 pub use media::{h264_capability, RemoteTrack, H264_FMTP, H264_PAYLOAD_TYPE};
 pub use network::{gather_network_settings, NetworkSettings};
 pub use options::{
-    InterfaceFilter, IpFilter, RtcOptions, SdpTransform, DEFAULT_SEND_HIGH_WATER_MARK,
+    InterfaceFilter, IpFilter, RtcOptions, SdpTransform, DEFAULT_RECEIVE_BUDGET,
+    DEFAULT_SEND_HIGH_WATER_MARK,
 };
 
 /// What happens on a link, in order. `Open` precedes every `Message`; at most one of

@@ -51,7 +51,14 @@ pub struct RtcOptions {
     pub relay_only: bool,
     /// P2PCF's `sdpTransform` hook (the identity when `None`).
     pub sdp_transform: Option<SdpTransform>,
+    /// Receive-side flow control: links stop reading while the application holds more than
+    /// this many received bytes (see [`super::ReceiveBudget`]). `None`: unlimited. A joined
+    /// client shares one budget between its links.
+    pub receive_budget: Option<std::sync::Arc<super::ReceiveBudget>>,
 }
+
+/// Default receive budget of a joined client.
+pub const DEFAULT_RECEIVE_BUDGET: usize = 64 * 1024 * 1024;
 
 impl Default for RtcOptions {
     fn default() -> Self {
@@ -64,6 +71,7 @@ impl Default for RtcOptions {
             send_high_water_mark: DEFAULT_SEND_HIGH_WATER_MARK,
             relay_only: false,
             sdp_transform: None,
+            receive_budget: None,
         }
     }
 }
@@ -79,6 +87,10 @@ impl std::fmt::Debug for RtcOptions {
             .field("send_high_water_mark", &self.send_high_water_mark)
             .field("relay_only", &self.relay_only)
             .field("sdp_transform", &self.sdp_transform.is_some())
+            .field(
+                "receive_budget",
+                &self.receive_budget.as_ref().map(|b| b.limit()),
+            )
             .finish()
     }
 }
