@@ -14,7 +14,9 @@ window.videoUi = (() => {
   let sending = false;
 
   function tileCaption(t) {
-    const size = t.canvas.width && t.frames ? ` · ${t.canvas.width}×${t.canvas.height}` : "";
+    // The preview tile is small: its frame rate only.
+    const local = t.el.classList.contains("local");
+    const size = !local && t.canvas.width && t.frames ? ` · ${t.canvas.width}×${t.canvas.height}` : "";
     const fps = t.frames ? ` · ${t.fps} fps` : "";
     t.el.querySelector(".video-info").textContent = `${size}${fps}`;
   }

@@ -100,7 +100,12 @@ impl RemoteVideos {
 
     fn ended(&self, tile: u32, ended: Tile, reason: &str) {
         let (sent, dropped) = self.sink.remove(tile).unwrap_or_default();
-        tracing::debug!(tile, sent, dropped, "video tile closed");
+        tracing::info!(
+            tile,
+            sent,
+            dropped,
+            "video tile closed (frames sent to the UI, dropped for a slow UI)"
+        );
         emit(
             &self.app,
             AppEvent::VideoEnded {

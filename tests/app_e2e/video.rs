@@ -157,6 +157,15 @@ async fn shows_moving_pattern(viewer: &App, sender: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Frames per second a tile drew over `period`.
+async fn drawn_fps(app: &App, tile: &str, period: Duration) -> anyhow::Result<f64> {
+    let before = tile_state(app, tile).await?.context("tile")?;
+    let start = tokio::time::Instant::now();
+    tokio::time::sleep(period).await;
+    let after = tile_state(app, tile).await?.context("tile")?;
+    Ok((after.frames - before.frames) as f64 / start.elapsed().as_secs_f64())
+}
+
 async fn click_video_button(app: &App, expect_label: &str) -> anyhow::Result<()> {
     app.click("#video-button").await?;
     app.wait_until(
@@ -220,6 +229,8 @@ async fn video_from_one_instance_shows_in_the_other_and_ends_when_stopped() -> a
         "B shows A's moving video {:?} after Enable Video",
         started.elapsed()
     );
+    let rate = drawn_fps(&b, &tile_of("alice-app")?, Duration::from_secs(2)).await?;
+    eprintln!("B draws A's 640x480 video at {rate:.1} fps (A sends 30)");
     let tiles = b
         .execute("return document.querySelectorAll('#videos .video-tile').length;")
         .await?;
@@ -229,8 +240,7 @@ async fn video_from_one_instance_shows_in_the_other_and_ends_when_stopped() -> a
         // Docs screenshot (not in CI): B sends too, both windows side by side.
         click_video_button(&b, "Stop video").await?;
         wait_frames(&a, &tile_of("bob-app")?, 10, VIDEO).await?;
-        a.say("video is on: the pattern is what alice-app sends")
-            .await?;
+        a.say("both of us send the test pattern: hi bob").await?;
         a.set_rect(0, 0, 940, 720).await?;
         b.set_rect(960, 0, 940, 720).await?;
         tokio::time::sleep(Duration::from_millis(1500)).await;
