@@ -350,3 +350,102 @@ async fn app_and_js_p2pcf_in_chromium_see_each_others_video() -> anyhow::Result<
     server.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_settings_are_refused_whole_and_a_missing_camera_falls_back_to_the_pattern(
+) -> anyhow::Result<()> {
+    let display = Display::start().await?;
+    let home = instance_home("video-settings")?;
+    let port = unused_port()?;
+    // No videoSource in the store: the default, camera.
+    write_settings(
+        &home,
+        local_settings(&home, "embedded", "https://unused.example", port),
+    )?;
+    let app = App::launch(&display, &home, "video-settings").await?;
+    let stored = app
+        .execute("return window.__TAURI__.core.invoke('get_settings')")
+        .await?;
+    assert_eq!(stored["videoSource"], "camera", "{stored}");
+    assert_eq!(
+        (
+            &stored["videoWidth"],
+            &stored["videoHeight"],
+            &stored["videoFps"]
+        ),
+        (&json!(640), &json!(480), &json!(30))
+    );
+
+    // A bad frame rate with a new source: refused with the field named, nothing saved.
+    app.click("#open-settings").await?;
+    app.wait_until(
+        "settings loaded",
+        MESSAGE,
+        "return document.getElementById('video-fps').value !== ''",
+    )
+    .await?;
+    app.click("input[name=videoSource][value=screen]").await?;
+    app.clear("#video-fps").await?;
+    app.type_into("#video-fps", "0").await?;
+    app.click("#save-settings").await?;
+    app.wait_for_text("#settings-errors", "videoFps", MESSAGE)
+        .await?;
+    let stored = app
+        .execute("return window.__TAURI__.core.invoke('get_settings')")
+        .await?;
+    assert_eq!(
+        stored["videoSource"], "camera",
+        "nothing half-saved: {stored}"
+    );
+    assert_eq!(stored["videoFps"], 30, "{stored}");
+    // Fixed: saved.
+    app.clear("#video-fps").await?;
+    app.type_into("#video-fps", "15").await?;
+    app.click("input[name=videoSource][value=camera]").await?;
+    app.click("#save-settings").await?;
+    app.wait_for_text("#settings-saved", "Saved", MESSAGE)
+        .await?;
+    let stored = app
+        .execute("return window.__TAURI__.core.invoke('get_settings')")
+        .await?;
+    assert_eq!(
+        (&stored["videoSource"], &stored["videoFps"]),
+        (&json!("camera"), &json!(15))
+    );
+    app.click("#close-settings").await?;
+
+    // Enable Video with the camera source: without a camera, the pattern and a visible note.
+    let cameras = app
+        .execute("return window.__TAURI__.core.invoke('list_cameras')")
+        .await?;
+    app.join(&room(), "lonely-video").await?;
+    click_video_button(&app, "Stop video").await?;
+    wait_frames(&app, "document.getElementById('video-tile-0')", 3, MESSAGE).await?;
+    let note = app.text("#video-note").await?;
+    let tile = app
+        .execute("return document.getElementById('video-tile-0').dataset.source;")
+        .await?;
+    if cameras.as_array().is_some_and(Vec::is_empty) {
+        assert!(note.contains("No camera found"), "{note:?}");
+        assert_eq!(tile, "test-pattern");
+        app.wait_for_text(
+            "#messages",
+            "Sending video: test pattern, 640×480 at 15 fps",
+            MESSAGE,
+        )
+        .await?;
+    } else {
+        // A machine with a camera: either it is used, or the note says why not.
+        assert!(
+            tile == "camera" || note.contains("cannot be used"),
+            "cameras {cameras}: tile {tile}, note {note:?}"
+        );
+    }
+    click_video_button(&app, "Enable Video").await?;
+    let note_hidden = app
+        .execute("return document.getElementById('video-note').classList.contains('hidden');")
+        .await?;
+    assert_eq!(note_hidden, json!(true), "the note goes with the video");
+    app.quit().await?;
+    Ok(())
+}
