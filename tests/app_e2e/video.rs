@@ -16,8 +16,8 @@ use p2pcf_tests::browser::{ev, BrowserPeers};
 use p2pcf_tests::server::TestServer;
 use serde_json::{json, Value};
 
-use super::driver::{instance_home, unused_port, write_settings, App, Display};
-use super::{local_settings, room, wait_for_peer_state, CONNECT, MESSAGE};
+use super::driver::{instance_home, unused_port, wait_for_exit, write_settings, App, Display};
+use super::{local_settings, room, wait_for_peer_state, CONNECT, LEAVE, MESSAGE};
 
 /// From "Enable Video" (renegotiation over the data channel) to frames in the other window.
 const VIDEO: Duration = Duration::from_secs(40);
@@ -344,6 +344,14 @@ async fn app_and_js_p2pcf_in_chromium_see_each_others_video() -> anyhow::Result<
     // The page stops its camera: the app's tile goes.
     browser.disable_video("js").await?;
     wait_tile_gone(&app, "js-page").await?;
+
+    // Closing the window while sending: the page's tile ends, the app exits.
+    let pid = app.close_window(&display).await?;
+    let ended = browser
+        .wait_video("js", &app_session, |v| v.ended, VIDEO)
+        .await?;
+    eprintln!("the page's tile of the app ended: {:?}", ended.ended_reason);
+    wait_for_exit(pid, LEAVE).await?;
     let _ = page;
     browser.quit().await?;
     app.quit().await?;
