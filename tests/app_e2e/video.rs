@@ -1,7 +1,9 @@
 //! Video in the app window: "Enable Video" sends the test pattern (the `videoSource` setting),
 //! the other side shows it in a `<canvas>` tile fed over the frame channel, "Stop video" ends
 //! the tile; and the same with unmodified JS P2PCF in Chromium, both directions (the page's
-//! fake camera, H.264, decoded by the app).
+//! fake camera, H.264, decoded by the app); the video settings are refused whole when a field
+//! is bad, the camera source falls back to the pattern with a note when there is no camera, and
+//! the screen source sends the Xvfb display.
 //!
 //! What is checked is what the page shows: the canvas size, its frame counter
 //! (`data-frames`), and its pixels read back with `getImageData`; for the test pattern, the
@@ -360,7 +362,7 @@ async fn app_and_js_p2pcf_in_chromium_see_each_others_video() -> anyhow::Result<
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn video_settings_are_refused_whole_and_a_missing_camera_falls_back_to_the_pattern(
+async fn video_settings_are_refused_whole_and_camera_fallback_and_screen_sources_send(
 ) -> anyhow::Result<()> {
     let display = Display::start().await?;
     let home = instance_home("video-settings")?;
@@ -454,6 +456,32 @@ async fn video_settings_are_refused_whole_and_a_missing_camera_falls_back_to_the
         .execute("return document.getElementById('video-note').classList.contains('hidden');")
         .await?;
     assert_eq!(note_hidden, json!(true), "the note goes with the video");
+
+    // The screen source (the Xvfb display), chosen while in the room: used from the next start.
+    let mut settings = app
+        .execute("return window.__TAURI__.core.invoke('get_settings')")
+        .await?;
+    settings["videoSource"] = json!("screen");
+    app.execute(&format!(
+        "return window.__TAURI__.core.invoke('save_settings', {{ settings: {settings} }})          .then(() => true);"
+    ))
+    .await?;
+    click_video_button(&app, "Stop video").await?;
+    let preview = "document.getElementById('video-tile-0')";
+    wait_frames(&app, preview, 3, MESSAGE).await?;
+    let source = app
+        .execute(&format!("return {preview}.dataset.source;"))
+        .await?;
+    assert_eq!(source, "screen");
+    app.wait_for_text("#messages", "Sending video: screen, 640×480", MESSAGE)
+        .await?;
+    let (w, h, rgba) = canvas_rgba(&app, preview).await?;
+    assert_eq!((w, h), (640, 480));
+    assert!(
+        distinct_colours(w, h, &rgba) >= 2,
+        "the screen, not a flat picture"
+    );
+    click_video_button(&app, "Enable Video").await?;
     app.quit().await?;
     Ok(())
 }
