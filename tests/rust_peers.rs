@@ -40,7 +40,7 @@ async fn two_rust_peers_exchange_messages_of_every_size() -> anyhow::Result<()> 
     let (alice, mut bob) = two_connected(&server).await?;
 
     // Around the chunking threshold, a short message starting with the chunk magic (a correct
-    // sender chunks it), 1 MB and 10 MB.
+    // sender chunks it), 1 MB, 10 MB and 100 MB.
     let mut magic_start = vec![0xb9, 0x1f];
     magic_start.extend_from_slice(&[7u8; 40]);
     let cases = vec![
@@ -50,11 +50,12 @@ async fn two_rust_peers_exchange_messages_of_every_size() -> anyhow::Result<()> 
         Bytes::from(magic_start),
         pattern(1_000_000, 3),
         pattern(10_000_000, 4),
+        pattern(100_000_000, 5),
     ];
     for data in cases {
         let started = Instant::now();
         alice.handle.send(bob.session_id(), data.clone()).await?;
-        let (from, got) = bob.message(Duration::from_secs(60)).await?;
+        let (from, got) = bob.message(Duration::from_secs(120)).await?;
         assert_eq!(&from, alice.session_id());
         assert_eq!(got.len(), data.len());
         assert_eq!(

@@ -376,6 +376,12 @@ async fn bad_arguments_exit_non_zero_with_a_message_before_joining() -> anyhow::
             &["room1", "--video", "test-pattern", "--fps", "0"],
             "invalid --fps",
         ),
+        // No camera on the test machines (listing /dev/video* finds none).
+        (&["room1", "--video", "camera"], "no camera found"),
+        (
+            &["room1", "--video", "camera:/dev/video-missing"],
+            "/dev/video-missing",
+        ),
     ];
     for (args, expected) in cases {
         let output = timeout(

@@ -100,37 +100,82 @@ impl VideoSender {
         source: Box<dyn VideoSource + Send>,
         settings: SendSettings,
     ) -> Result<Self, VideoError> {
-        let (width, height) = source.size();
+        Self::start_with(
+            track_id,
+            move || Ok(source as Box<dyn VideoSource>),
+            settings,
+        )
+    }
+
+    /// [`VideoSender::start`] for sources that must stay on one thread (a V4L2 camera): `open`
+    /// runs on the encoder thread; its error, or the encoder's, is returned here.
+    pub fn start_with<F>(
+        track_id: &str,
+        open: F,
+        settings: SendSettings,
+    ) -> Result<Self, VideoError>
+    where
+        F: FnOnce() -> Result<Box<dyn VideoSource>, p2pcf_media::MediaError> + Send + 'static,
+    {
         let fps = settings.fps.clamp(1, 120);
-        let encoder = H264Encoder::new(EncoderSettings {
-            width,
-            height,
-            fps,
-            bitrate_bps: settings.bitrate_bps,
-        })?;
         let track = Arc::new(TrackLocalStaticSample::new(
             h264_capability(),
             track_id.to_owned(),
             format!("stream-{track_id}"),
         ));
         let (encoded_tx, encoded_rx) = mpsc::channel(ENCODED_QUEUE);
-        tokio::spawn(write_samples(Arc::clone(&track), encoded_rx));
         let keyframe = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(Mutex::new(SenderStats::default()));
-        let encoding = Encoding {
-            source,
-            encoder,
-            frame_time: Duration::from_secs(1) / fps,
-            keyframe: Arc::clone(&keyframe),
-            stop: Arc::clone(&stop),
-            stats: Arc::clone(&stats),
-            out: encoded_tx,
-        };
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), VideoError>>(1);
+        let (k, st, sts) = (Arc::clone(&keyframe), Arc::clone(&stop), Arc::clone(&stats));
         let thread = std::thread::Builder::new()
             .name(format!("encode-{track_id}"))
-            .spawn(move || encoding.run())
+            .spawn(move || {
+                let opened = open().and_then(|source| {
+                    let (width, height) = source.size();
+                    let encoder = H264Encoder::new(EncoderSettings {
+                        width,
+                        height,
+                        fps,
+                        bitrate_bps: settings.bitrate_bps,
+                    })?;
+                    Ok((source, encoder))
+                });
+                let (source, encoder) = match opened {
+                    Ok(parts) => parts,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                Encoding {
+                    source,
+                    encoder,
+                    frame_time: Duration::from_secs(1) / fps,
+                    keyframe: k,
+                    stop: st,
+                    stats: sts,
+                    out: encoded_tx,
+                }
+                .run()
+            })
             .map_err(|e| VideoError::Media(p2pcf_media::MediaError::Encoder(e.to_string())))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => {
+                let _ = thread.join();
+                return Err(VideoError::Media(p2pcf_media::MediaError::Encoder(
+                    "the encoder thread ended during start-up".into(),
+                )));
+            }
+        }
+        tokio::spawn(write_samples(Arc::clone(&track), encoded_rx));
         Ok(VideoSender {
             track,
             keyframe,
@@ -188,7 +233,7 @@ impl Drop for VideoSender {
 }
 
 struct Encoding {
-    source: Box<dyn VideoSource + Send>,
+    source: Box<dyn VideoSource>,
     encoder: H264Encoder,
     frame_time: Duration,
     keyframe: Arc<AtomicBool>,

@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use p2pcf_client::{ClientHandle, RemoteTrack};
-use p2pcf_media::{read_stamp, unix_time_us, Camera, ScreenCapture, TestPattern, VideoSource};
+use p2pcf_media::{
+    read_stamp, unix_time_us, Camera, MediaError, ScreenCapture, TestPattern, VideoSource,
+};
 use p2pcf_video::{ReceiverEvent, SendSettings, VideoReceiver, VideoSender};
 use tokio::sync::mpsc;
 
@@ -70,41 +72,41 @@ pub(crate) fn parse_size(raw: &str) -> anyhow::Result<(u32, u32)> {
 }
 
 impl VideoSpec {
-    fn open(&self) -> anyhow::Result<Box<dyn VideoSource + Send>> {
+    /// Opens the source; runs on the encoder thread (a V4L2 camera is not `Send`).
+    fn open(&self) -> Result<Box<dyn VideoSource>, MediaError> {
+        let (width, height) = (self.width, self.height);
         Ok(match &self.source {
-            SourceKind::TestPattern => Box::new(TestPattern::new(self.width, self.height)?),
-            SourceKind::Screen => Box::new(
-                ScreenCapture::open(None)
-                    .context("cannot capture the screen (is DISPLAY set to an X11 display?)")?
-                    .scaled_to(self.width, self.height)?,
-            ),
+            SourceKind::TestPattern => Box::new(TestPattern::new(width, height)?),
+            SourceKind::Screen => Box::new(ScreenCapture::open(None)?.scaled_to(width, height)?),
             SourceKind::Camera(path) => {
                 let path = match path {
-                    Some(path) => path.clone(),
+                    Some(path) => std::path::PathBuf::from(path),
                     None => p2pcf_media::list_cameras()
                         .into_iter()
                         .next()
-                        .map(|c| c.path.display().to_string())
-                        .context("no camera found (/dev/video*); try --video test-pattern")?,
+                        .map(|c| c.path)
+                        .ok_or_else(|| MediaError::Camera {
+                            path: "/dev/video*".into(),
+                            reason: "no camera found; try --video test-pattern".into(),
+                        })?,
                 };
-                Box::new(
-                    Camera::open(&path, self.width, self.height)
-                        .with_context(|| format!("cannot open camera {path}"))?,
-                )
+                Box::new(Camera::open(&path, width, height)?)
             }
         })
     }
 
     /// Starts the encoder and shares its track with every peer, now and later.
     pub(crate) async fn start(&self, client: &ClientHandle) -> anyhow::Result<VideoSender> {
-        let sender = VideoSender::start(
+        let spec = self.clone();
+        let sender = VideoSender::start_with(
             "video",
-            self.open()?,
+            move || spec.open(),
             SendSettings {
                 fps: self.fps,
                 bitrate_bps: self.bitrate_bps,
             },
-        )?;
+        )
+        .context("cannot start --video")?;
         client.add_track(sender.track()).await?;
         Ok(sender)
     }
