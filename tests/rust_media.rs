@@ -134,6 +134,15 @@ async fn tracks_shared_by_either_side_arrive_and_end_when_removed() -> anyhow::R
     ends(&from_alice, MEDIA).await?;
     numbered_samples(&from_bob, "cam-b", 5).await?;
 
+    // Sharing again, even under the same id, works (a new transceiver each time).
+    send_a.abort();
+    let (track_a, send_a) = numbered_track("cam-a");
+    alice.handle.add_track(track_a).await?;
+    let again = track_from(&mut bob, alice.session_id()).await?;
+    numbered_samples(&again, "cam-a", 10).await?;
+    alice.handle.remove_track("cam-a").await?;
+    ends(&again, MEDIA).await?;
+
     let err = alice
         .handle
         .remove_track("cam-a")

@@ -163,7 +163,18 @@ impl PeerLink {
         &self,
         track: Arc<dyn TrackLocal + Send + Sync>,
     ) -> Result<Arc<RTCRtpSender>, RtcError> {
-        let sender = self.pc().add_track(track).await.map_err(closed_or)?;
+        // Always a new transceiver: webrtc-rs's `add_track` would reuse the stopped sender of an
+        // earlier track with the same id, and then fail ("same envelope").
+        let init = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Sendrecv,
+            send_encodings: Vec::new(),
+        };
+        let transceiver = self
+            .pc()
+            .add_transceiver_from_track(track, Some(init))
+            .await
+            .map_err(closed_or)?;
+        let sender = transceiver.sender().await;
         let reader = Arc::clone(&sender);
         let events = self.events().clone();
         let key = self.key().to_owned();
