@@ -5,6 +5,11 @@
 //!   picture carries advancing frame numbers; a page joining later gets the video too;
 //! - browser → Rust: Chromium's fake camera (`peer.addStream`, as P2PCF's example does) is
 //!   decoded by Rust; stopping it ends the Rust side's track.
+//!
+//! P2PCF makes the earlier joiner the initiator (peer B), so both renegotiation paths run against
+//! real tiny-simple-peer: towards the page that joined first, Rust is the non-initiator and asks
+//! with `renegotiate` + `transceiverRequest`, then answers Chromium's offer; towards the page that
+//! joins later, and in the camera test, Rust is the initiator and offers.
 
 use std::time::{Duration, Instant};
 
