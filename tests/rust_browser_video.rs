@@ -6,6 +6,8 @@
 //! - browser → Rust: Chromium's fake camera (`peer.addStream`, as P2PCF's example does) is
 //!   decoded by Rust; stopping it ends the Rust side's track.
 //!
+//! The camera/pattern exchange also runs through the real `worker.js` under miniflare.
+//!
 //! P2PCF makes the earlier joiner the initiator (peer B), so both renegotiation paths run against
 //! real tiny-simple-peer: towards the page that joined first, Rust is the non-initiator and asks
 //! with `renegotiate` + `transceiverRequest`, then answers Chromium's offer; towards the page that
@@ -20,6 +22,7 @@ use p2pcf_server::ServerConfig;
 use p2pcf_tests::browser::{ev, BrowserPeers, SnapshotRequest};
 use p2pcf_tests::client::RustPeer;
 use p2pcf_tests::server::TestServer;
+use p2pcf_tests::worker::RealWorker;
 use p2pcf_video::{ReceiverEvent, SendSettings, VideoReceiver, VideoSender};
 use tokio::sync::mpsc;
 
@@ -141,10 +144,23 @@ async fn rust_test_pattern_plays_in_js_pages_including_one_that_joins_later() ->
 async fn js_fake_camera_is_decoded_by_rust_and_ends_when_stopped() -> anyhow::Result<()> {
     p2pcf_tests::init_logging();
     let server = TestServer::start(ServerConfig::default()).await?;
+    camera_to_rust_then_pattern_to_page(&server.url).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_goes_both_ways_through_the_real_worker() -> anyhow::Result<()> {
+    p2pcf_tests::init_logging();
+    let worker = RealWorker::start(&[]).await?;
+    camera_to_rust_then_pattern_to_page(&worker.url).await
+}
+
+/// The page's fake camera is decoded by Rust and ends when the page stops it; then Rust's test
+/// pattern plays in the page.
+async fn camera_to_rust_then_pattern_to_page(worker_url: &str) -> anyhow::Result<()> {
     let mut browser = BrowserPeers::launch().await?;
     let room = room();
-    let mut rust = RustPeer::join(&server.url, &room, "rusty").await?;
-    let page = browser.open("cam", &server.url, &room, "camera-js").await?;
+    let mut rust = RustPeer::join(worker_url, &room, "rusty").await?;
+    let page = browser.open("cam", worker_url, &room, "camera-js").await?;
     rust.connected(1, CONNECT).await?;
     browser
         .wait_for(
@@ -207,5 +223,15 @@ async fn js_fake_camera_is_decoded_by_rust_and_ends_when_stopped() -> anyhow::Re
         ended.is_ok(),
         "the Rust side's track did not end after disableVideo"
     );
+
+    // And the other way: Rust's pattern plays in the page.
+    let sender = VideoSender::start(
+        "pattern",
+        Box::new(TestPattern::new(640, 480)?),
+        SendSettings::default(),
+    )?;
+    rust.handle.add_track(sender.track()).await?;
+    page_plays_pattern(&mut browser, "cam", rust.session_id().as_ref()).await?;
+    sender.stop();
     Ok(())
 }
