@@ -3,17 +3,9 @@
 
 use std::path::Path;
 
-use p2pcf_proto::file;
-
 use crate::error::AppError;
 
-/// A file ready to send: its encoded message and how much of it is header.
-pub struct Outgoing {
-    pub name: String,
-    pub size: u64,
-    pub message: bytes::Bytes,
-    pub overhead: u64,
-}
+pub use p2pcf_client::files::OutgoingFile as Outgoing;
 
 /// Reads `path` and encodes it; refuses files above `max` bytes (what peers accept).
 pub fn load(path: &Path, max: usize) -> Result<Outgoing, AppError> {
@@ -23,19 +15,15 @@ pub fn load(path: &Path, max: usize) -> Result<Outgoing, AppError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
-    let message = file::encode(&name, file::guess_mime(&name), &data);
-    if message.len() > max {
+    let outgoing = Outgoing::encode(name, &data);
+    if outgoing.message.len() > max {
         return Err(AppError::Invalid(format!(
-            "{name} is too large ({} bytes; peers accept up to {max})",
+            "{} is too large ({} bytes; peers accept up to {max})",
+            outgoing.name,
             data.len()
         )));
     }
-    Ok(Outgoing {
-        size: data.len() as u64,
-        overhead: (message.len() - data.len()) as u64,
-        name,
-        message: message.into(),
-    })
+    Ok(outgoing)
 }
 
 pub use p2pcf_client::files::save_unique;

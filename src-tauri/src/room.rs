@@ -238,7 +238,7 @@ async fn send_file_to(
         transfer_id,
         peer: peer.clone(),
         file_name: file.name.clone(),
-        sent: sent.saturating_sub(file.overhead).min(file.size),
+        sent: file.file_bytes_sent(sent),
         total: file.size,
     };
     let result = client

@@ -14,7 +14,7 @@ use clap::Args;
 use p2pcf_client::rtc::RtcOptions;
 use p2pcf_client::JoinOptions;
 use p2pcf_proto::config::{ClientConfig, DEFAULT_WORKER_URL};
-use p2pcf_proto::{file, ClientId, IceServer, RoomId};
+use p2pcf_proto::{ClientId, IceServer, RoomId};
 
 /// Default log filter of `join`: warnings, but webrtc-rs internals only on errors (they warn
 /// about routine events such as closing connections).
@@ -93,15 +93,7 @@ pub struct JoinArgs {
 }
 
 /// A file to offer to every peer, encoded once as its P2PCF file message.
-#[derive(Debug)]
-pub(crate) struct OutgoingFile {
-    pub name: String,
-    pub size: u64,
-    pub sha256: String,
-    pub message: bytes::Bytes,
-    /// Bytes of the message before the file data (for progress in file bytes).
-    pub overhead: u64,
-}
+pub(crate) use p2pcf_client::files::OutgoingFile;
 
 /// Everything a session needs, validated.
 #[derive(Debug)]
@@ -294,22 +286,16 @@ fn load_file(path: &Path, max_message_size: usize) -> anyhow::Result<OutgoingFil
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .with_context(|| format!("--send-file {} has no file name", path.display()))?;
-    let message = file::encode(&name, file::guess_mime(&name), &data);
-    if message.len() > max_message_size {
+    let outgoing = OutgoingFile::encode(name, &data);
+    if outgoing.message.len() > max_message_size {
         bail!(
             "--send-file {} is too large: {} bytes with its header, more than the {max_message_size}-byte \
              message limit (see --max-message-size)",
             path.display(),
-            message.len()
+            outgoing.message.len()
         );
     }
-    Ok(OutgoingFile {
-        size: data.len() as u64,
-        sha256: file::sha256_hex(&data),
-        overhead: (message.len() - data.len()) as u64,
-        message: message.into(),
-        name,
-    })
+    Ok(outgoing)
 }
 
 #[cfg(test)]

@@ -1,12 +1,52 @@
-//! Received files on disk: the one place that decides where a file from a peer lands.
-//!
-//! Shared by `p2pcf join` and the desktop app, which exchange files in the
-//! [`p2pcf_proto::file`] format.
+//! Files between peers, shared by `p2pcf join` and the desktop app, which exchange them in the
+//! [`p2pcf_proto::file`] format: [`OutgoingFile`] (a file encoded for sending) and
+//! [`save_unique`] (the one place that decides where a file from a peer lands).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use p2pcf_proto::file;
+
+/// A file encoded as one P2PCF file message, ready to send to any number of peers.
+#[derive(Debug, Clone)]
+pub struct OutgoingFile {
+    /// The file name sent to peers.
+    pub name: String,
+    /// File bytes (without the message header).
+    pub size: u64,
+    /// Hex SHA-256 of the file bytes.
+    pub sha256: String,
+    /// The whole message.
+    pub message: bytes::Bytes,
+    /// Bytes of the message before the file data.
+    pub overhead: u64,
+}
+
+impl OutgoingFile {
+    /// Encodes `data` under `name` (MIME type guessed from the name).
+    pub fn encode(name: String, data: &[u8]) -> Self {
+        // One hash of the data, for the header and for reporting.
+        let header = file::FileHeader {
+            mime: file::guess_mime(&name).map(str::to_owned),
+            size: data.len() as u64,
+            sha256: file::sha256_hex(data),
+            name,
+        };
+        let message = file::encode_with_header(&header, data);
+        OutgoingFile {
+            size: header.size,
+            overhead: (message.len() - data.len()) as u64,
+            message: message.into(),
+            sha256: header.sha256,
+            name: header.name,
+        }
+    }
+
+    /// File bytes among the first `sent` message bytes handed over (for progress in file bytes).
+    pub fn file_bytes_sent(&self, sent: u64) -> u64 {
+        sent.saturating_sub(self.overhead).min(self.size)
+    }
+}
 
 /// Give up after this many `name (n).ext` candidates.
 const MAX_SUFFIX: u32 = 10_000;

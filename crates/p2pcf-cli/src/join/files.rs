@@ -82,7 +82,7 @@ pub(crate) async fn send(
         to: to.to_string(),
         client_id: client_id.clone(),
         name: file.name.clone(),
-        sent: sent.saturating_sub(file.overhead).min(file.size),
+        sent: file.file_bytes_sent(sent),
         total: file.size,
     };
     let result = client
