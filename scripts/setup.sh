@@ -16,6 +16,9 @@ APT_PACKAGES=(
   libayatana-appindicator3-dev librsvg2-dev xvfb
   # end-to-end tests of the app window (WebKitWebDriver)
   webkit2gtk-driver
+  # multi-instance tests (shared store, load balancer, TLS reverse proxy) and lossy-link tests
+  # (network namespaces with an nftables drop rule)
+  redis-server haproxy nginx nftables iproute2
 )
 # `P2PCF_SETUP=app` (scripts/start.sh): only what building and running the desktop app needs.
 if [ "${P2PCF_SETUP:-all}" = app ]; then
