@@ -46,6 +46,8 @@ use shared::{TransportContext, TransportMessage, TransportProtocol};
 use stream::{Stream, StreamEvent, StreamId, StreamState};
 use timer::{ACK_INTERVAL, RtoManager, Timer, TimerTable};
 
+/// p2pcf patch 3: packets of fast retransmissions sent per SACK (dcSCTP's max_burst).
+const FAST_RETRANSMIT_BURST: usize = 4;
 /// p2pcf patch 4: tail loss probe timeout floor (ms) and probes per silence.
 const TLP_MIN_MS: u64 = 20;
 const TLP_MAX_PROBES: u8 = 2;
@@ -2462,12 +2464,16 @@ impl Association {
 
             let mut to_fast_retrans: Vec<ChunkPayloadData> = vec![];
             let mut fast_retrans_size = COMMON_HEADER_SIZE;
+            let mut fr_packets = 0;
 
             let mut i = 0;
             loop {
                 let tsn = self.cumulative_tsn_ack_point.wrapping_add(i + 1);
                 if let Some(c) = self.inflight_queue.get(tsn) {
                     if !c.is_fast_retransmit_candidate() {
+                        if fr_packets > 0 {
+                            break; // p2pcf patch 3: extra packets take a contiguous run only
+                        }
                         i += 1;
                         continue;
                     }
@@ -2517,8 +2523,16 @@ impl Association {
                     // decisions.
                     let data_chunk_size =
                         (DATA_CHUNK_HEADER_SIZE + c.user_data.len() as u32).next_multiple_of(4);
+                    // p2pcf patch 3: after the first packet, up to FAST_RETRANSMIT_BURST - 1
+                    // more with the run of consecutive marked chunks that follows (a burst
+                    // lost to a full receive socket is repaired in one round trip; the scan
+                    // stays as short as upstream's).
                     if self.mtu < fast_retrans_size + data_chunk_size {
-                        break;
+                        fr_packets += 1;
+                        if fr_packets >= FAST_RETRANSMIT_BURST {
+                            break;
+                        }
+                        fast_retrans_size = COMMON_HEADER_SIZE;
                     }
 
                     fast_retrans_size += data_chunk_size;
