@@ -3,19 +3,15 @@
 //! ends when it is removed. The payload is a numbered fake NAL unit, so the test sees exactly
 //! which samples arrived without depending on a codec.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use p2pcf_client::rtc::h264_capability;
-use p2pcf_client::{ClientEvent, RemoteTrack, SessionId};
+use p2pcf_client::{ClientEvent, LocalTrack, RemoteTrack, SessionId};
 use p2pcf_server::ServerConfig;
 use p2pcf_tests::client::RustPeer;
 use p2pcf_tests::server::TestServer;
 use tokio::task::JoinHandle;
-use webrtc::media::Sample;
-use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSample;
 
 const CONNECT: Duration = Duration::from_secs(30);
 const MEDIA: Duration = Duration::from_secs(20);
@@ -25,13 +21,9 @@ fn room() -> String {
 }
 
 /// A track that sends one small numbered "IDR slice" every 20 ms until aborted.
-fn numbered_track(id: &str) -> (Arc<TrackLocalStaticSample>, JoinHandle<()>) {
-    let track = Arc::new(TrackLocalStaticSample::new(
-        h264_capability(),
-        id.to_owned(),
-        format!("stream-{id}"),
-    ));
-    let writer = Arc::clone(&track);
+fn numbered_track(id: &str) -> (LocalTrack, JoinHandle<()>) {
+    let track = LocalTrack::h264(id, format!("stream-{id}"));
+    let writer = track.clone();
     let tag = id.as_bytes().to_vec();
     let task = tokio::spawn(async move {
         for n in 0u32.. {
@@ -39,13 +31,10 @@ fn numbered_track(id: &str) -> (Arc<TrackLocalStaticSample>, JoinHandle<()>) {
             // Decimal digits: no zero bytes, which the packetizer would read as start codes.
             nal.extend_from_slice(format!("{n:08}").as_bytes());
             nal.extend_from_slice(&tag);
-            let sample = Sample {
-                data: Bytes::from(nal),
-                duration: Duration::from_millis(20),
-                ..Default::default()
-            };
-            // Fails harmlessly while no peer is bound yet.
-            let _ = writer.write_sample(&sample).await;
+            // Skips peers not negotiated yet.
+            writer
+                .write_sample(Bytes::from(nal), Duration::from_millis(20))
+                .await;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
@@ -75,9 +64,10 @@ async fn numbered_samples(track: &RemoteTrack, tag: &str, count: usize) -> anyho
     let deadline = Instant::now() + MEDIA;
     while seen < count {
         let left = deadline.saturating_duration_since(Instant::now());
-        let (packet, _) = tokio::time::timeout(left, track.track().read_rtp())
+        let packet = tokio::time::timeout(left, track.read_rtp())
             .await
-            .context("timed out reading RTP")??;
+            .context("timed out reading RTP")?
+            .context("the track ended")?;
         let payload = &packet.payload;
         // Single NAL unit packets: the NAL itself (0x65 + 8 digits + tag).
         if payload.len() != 9 + tag.len() || payload[0] != 0x65 {
@@ -94,15 +84,15 @@ async fn numbered_samples(track: &RemoteTrack, tag: &str, count: usize) -> anyho
     Ok(())
 }
 
-/// Reads until the track ends (the reads fail), within `timeout`.
+/// Reads until the track ends, within `timeout`.
 async fn ends(track: &RemoteTrack, timeout: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, track.track().read_rtp()).await {
+        match tokio::time::timeout(left, track.read_rtp()).await {
             Err(_) => bail!("the removed track kept going for {timeout:?}"),
-            Ok(Err(_)) => return Ok(()),
-            Ok(Ok(_)) => {}
+            Ok(None) => return Ok(()),
+            Ok(Some(_)) => {}
         }
     }
 }

@@ -28,8 +28,8 @@ use tauri::{DragDropEvent, Manager, RunEvent, WindowEvent};
 use tracing_subscriber::EnvFilter;
 
 /// Log filter unless `RUST_LOG` says otherwise (webrtc-rs warns about routine events).
-const DEFAULT_LOG_FILTER: &str = "info,webrtc=error,webrtc_ice=error,webrtc_sctp=error,\
-webrtc_dtls=error,webrtc_srtp=error,webrtc_data=error,webrtc_mdns=error,webrtc_util=error";
+const DEFAULT_LOG_FILTER: &str = "info,webrtc=error,rtc=error,rtc_ice=error,rtc_sctp=error,\
+rtc_dtls=error,rtc_srtp=error,rtc_datachannel=error,rtc_mdns=error,rtc_interceptor=error";
 
 /// Starts the app; returns when the last window closed and the room was left.
 pub fn run() {

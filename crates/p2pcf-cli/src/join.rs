@@ -18,8 +18,8 @@ use p2pcf_proto::{ClientId, IceServer, RoomId};
 
 /// Default log filter of `join`: warnings, but webrtc-rs internals only on errors (they warn
 /// about routine events such as closing connections).
-pub const DEFAULT_LOG_FILTER: &str = "warn,webrtc=error,webrtc_ice=error,webrtc_sctp=error,\
-webrtc_dtls=error,webrtc_srtp=error,webrtc_data=error,webrtc_mdns=error,webrtc_util=error";
+pub const DEFAULT_LOG_FILTER: &str = "warn,webrtc=error,rtc=error,rtc_ice=error,rtc_sctp=error,\
+rtc_dtls=error,rtc_srtp=error,rtc_datachannel=error,rtc_mdns=error,rtc_interceptor=error";
 
 /// Command-line options of `join`.
 #[derive(Debug, Args)]

@@ -7,7 +7,6 @@ use bytes::Bytes;
 use p2pcf_proto::config::ClientConfig;
 use p2pcf_proto::{ClientId, ContextId, RoomId, SessionId};
 use tokio::sync::{mpsc, oneshot, watch};
-use webrtc::track::track_local::TrackLocal;
 
 use crate::driver;
 use crate::rtc::{RemoteTrack, RtcError, RtcOptions};
@@ -124,6 +123,10 @@ pub(crate) enum Command {
     Peers {
         reply: oneshot::Sender<Vec<(SessionId, ClientId)>>,
     },
+    SocketReport {
+        peer: SessionId,
+        reply: oneshot::Sender<Option<Arc<crate::rtc::SocketReport>>>,
+    },
     AddTrack {
         track: LocalTrack,
         done: oneshot::Sender<Result<(), ClientError>>,
@@ -137,9 +140,7 @@ pub(crate) enum Command {
     },
 }
 
-/// A local media track shared with peers (e.g. webrtc-rs `TrackLocalStaticSample` created with
-/// [`crate::rtc::h264_capability`]).
-pub type LocalTrack = Arc<dyn TrackLocal + Send + Sync>;
+pub use crate::rtc::LocalTrack;
 
 /// A joined client. Cheap to clone; dropping every clone leaves the room.
 #[derive(Clone)]
@@ -314,6 +315,22 @@ impl ClientHandle {
     pub async fn peers(&self) -> Result<Vec<(SessionId, ClientId)>, ClientError> {
         let (reply, result) = oneshot::channel();
         self.command(Command::Peers { reply }).await?;
+        result.await.map_err(|_| ClientError::Left)
+    }
+
+    /// The UDP receive buffers the kernel granted the ICE sockets of the connection to `peer`
+    /// (what [`RtcOptions::udp_receive_buffer`] asked for is
+    /// [`crate::rtc::SocketReport::requested`]); `None` if there is no such connection.
+    pub async fn socket_report(
+        &self,
+        peer: &SessionId,
+    ) -> Result<Option<Arc<crate::rtc::SocketReport>>, ClientError> {
+        let (reply, result) = oneshot::channel();
+        self.command(Command::SocketReport {
+            peer: peer.clone(),
+            reply,
+        })
+        .await?;
         result.await.map_err(|_| ClientError::Left)
     }
 

@@ -146,6 +146,14 @@ pub fn munge_ice_credentials(sdp: &str, ufrag: &str, pwd: &str) -> String {
         .join("\r\n")
 }
 
+/// Whether `s` can be an ICE ufrag or password in an SDP line: non-empty `ice-char`s
+/// (ALPHA / DIGIT / "+" / "/", RFC 8839). Anything else would break the synthetic SDP.
+pub fn is_ice_credential(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
 /// Candidate type (`CANDIDATE_TYPES`); `prflx` and unknown types are `None` in the JS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CandidateType {

@@ -111,3 +111,12 @@ fn random_ids_have_js_lengths() {
     assert_eq!(new_pwd(&mut rng).len(), 43);
     assert_ne!(new_ufrag(&mut rng), new_ufrag(&mut rng));
 }
+
+#[test]
+fn ice_credentials_with_sdp_breaking_characters_are_refused() {
+    assert!(is_ice_credential("abcd"));
+    assert!(is_ice_credential("ef+/gh"));
+    assert!(!is_ice_credential(""));
+    assert!(!is_ice_credential("ab\r\nc"));
+    assert!(!is_ice_credential("x="));
+}

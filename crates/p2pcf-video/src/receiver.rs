@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use p2pcf_client::RemoteTrack;
 use p2pcf_media::H264Decoder;
+use rtc::media::io::sample_builder::SampleBuilder;
+use rtc::rtp::codec::h264::H264Packet;
 use tokio::sync::mpsc;
-use webrtc::media::io::sample_builder::SampleBuilder;
-use webrtc::rtp::codecs::h264::H264Packet;
 
 use crate::stats::FpsMeter;
 
@@ -116,22 +116,12 @@ async fn read(
     let mut last_request: Option<Instant> = None;
     let mut want_keyframe = true;
     loop {
-        let read = tokio::select! {
-            read = track.track().read_rtp() => read,
-            () = track.ended() => {
-                tracing::debug!("remote video track ended");
-                return;
-            }
+        let Some(packet) = track.read_rtp().await else {
+            tracing::debug!("remote video track ended");
+            return;
         };
-        let packet = match read {
-            Ok((packet, _)) => packet,
-            Err(e) => {
-                tracing::debug!("remote video track ended: {e}");
-                return;
-            }
-        };
-        builder.push(packet);
-        while let Some(sample) = builder.pop() {
+        builder.push(Instant::now(), packet);
+        while let Some(sample) = builder.pop(Instant::now()) {
             if sample.prev_dropped_packets > 0 {
                 want_keyframe = true;
             }

@@ -5,12 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use p2pcf_client::rtc::h264_capability;
 use p2pcf_client::LocalTrack;
 use p2pcf_media::{EncoderSettings, H264Encoder, VideoSource};
 use tokio::sync::mpsc;
-use webrtc::media::Sample;
-use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSample;
 
 use crate::stats::thread_cpu_time;
 use crate::VideoError;
@@ -76,7 +73,7 @@ impl KeyframeTrigger {
 
 /// A running video sender: a paced encoder thread and a task writing to the track.
 pub struct VideoSender {
-    track: Arc<TrackLocalStaticSample>,
+    track: LocalTrack,
     keyframe: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     stats: Arc<Mutex<SenderStats>>,
@@ -118,11 +115,7 @@ impl VideoSender {
         F: FnOnce() -> Result<Box<dyn VideoSource>, p2pcf_media::MediaError> + Send + 'static,
     {
         let fps = settings.fps.clamp(1, 120);
-        let track = Arc::new(TrackLocalStaticSample::new(
-            h264_capability(),
-            track_id.to_owned(),
-            format!("stream-{track_id}"),
-        ));
+        let track = LocalTrack::h264(track_id, format!("stream-{track_id}"));
         let (encoded_tx, encoded_rx) = mpsc::channel(ENCODED_QUEUE);
         let keyframe = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
@@ -175,7 +168,7 @@ impl VideoSender {
                 )));
             }
         }
-        tokio::spawn(write_samples(Arc::clone(&track), encoded_rx));
+        tokio::spawn(write_samples(track.clone(), encoded_rx));
         Ok(VideoSender {
             track,
             keyframe,
@@ -187,12 +180,12 @@ impl VideoSender {
 
     /// The track to pass to [`p2pcf_client::ClientHandle::add_track`].
     pub fn track(&self) -> LocalTrack {
-        Arc::clone(&self.track) as LocalTrack
+        self.track.clone()
     }
 
     /// The track id (what [`p2pcf_client::ClientHandle::remove_track`] takes).
     pub fn track_id(&self) -> &str {
-        webrtc::track::track_local::TrackLocal::id(self.track.as_ref())
+        self.track.id()
     }
 
     /// The next frame is encoded as a key frame (a peer joined or lost packets).
@@ -303,20 +296,10 @@ impl Encoding {
     }
 }
 
-async fn write_samples(
-    track: Arc<TrackLocalStaticSample>,
-    mut encoded: mpsc::Receiver<(Bytes, Duration)>,
-) {
+async fn write_samples(track: LocalTrack, mut encoded: mpsc::Receiver<(Bytes, Duration)>) {
     while let Some((data, duration)) = encoded.recv().await {
-        let sample = Sample {
-            data,
-            duration,
-            timestamp: std::time::SystemTime::now(),
-            ..Default::default()
-        };
-        // Fails only while no peer is bound; the frame is then simply not sent.
-        if let Err(e) = track.write_sample(&sample).await {
-            tracing::trace!("video sample not written: {e}");
-        }
+        // Peers not negotiated yet are skipped; the frame is then simply not sent to them.
+        let peers = track.write_sample(data, duration).await;
+        tracing::trace!(peers, "video sample written");
     }
 }

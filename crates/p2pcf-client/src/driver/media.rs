@@ -12,21 +12,16 @@ use p2pcf_proto::negotiation::{Negotiation, NegotiationAction};
 use p2pcf_proto::signal::{self, Signal};
 use p2pcf_proto::SessionId;
 use tokio::sync::{mpsc, oneshot};
-use webrtc::rtp_transceiver::rtp_sender::RTCRtpSender;
-use webrtc::track::track_local::TrackLocal;
 
 use super::{spawn_add_candidates, Driver, Report};
 use crate::client::{ClientError, ClientEvent};
 use crate::outgoing::{self, Outgoing};
-use crate::rtc::{PeerLink, RtcError};
-
-/// A local track shared with every peer.
-pub(crate) type LocalTrack = Arc<dyn TrackLocal + Send + Sync>;
+use crate::rtc::{LinkKey, LocalTrack, PeerLink, RtcError, TrackSender};
 
 /// What the worker is asked to do, in order.
 pub(super) enum MediaJob {
     AddTrack(LocalTrack),
-    RemoveTrack(Arc<RTCRtpSender>),
+    RemoveTrack(Arc<TrackSender>),
     AddTransceiver(String),
     CreateOffer,
     AcceptOffer(String),
@@ -37,7 +32,7 @@ pub(super) enum MediaJob {
 pub(super) enum MediaStep {
     TrackAdded {
         track_id: String,
-        sender: Arc<RTCRtpSender>,
+        sender: Arc<TrackSender>,
     },
     TrackRemoved,
     OfferCreated(String),
@@ -58,13 +53,13 @@ pub(super) struct PeerMedia {
     negotiation: Negotiation,
     jobs: mpsc::UnboundedSender<MediaJob>,
     /// Our tracks on this peer: track id → sender.
-    senders: Vec<(String, Arc<RTCRtpSender>)>,
+    senders: Vec<(String, Arc<TrackSender>)>,
 }
 
 impl PeerMedia {
     pub(super) fn start(
         link: Arc<PeerLink>,
-        key: String,
+        key: LinkKey,
         initiator: bool,
         reports: mpsc::UnboundedSender<Report>,
     ) -> Self {
@@ -80,7 +75,7 @@ impl PeerMedia {
 
 async fn work(
     link: Arc<PeerLink>,
-    key: String,
+    key: LinkKey,
     mut jobs: mpsc::UnboundedReceiver<MediaJob>,
     reports: mpsc::UnboundedSender<Report>,
 ) {
@@ -88,8 +83,11 @@ async fn work(
         let step = match job {
             MediaJob::AddTrack(track) => {
                 let track_id = track.id().to_owned();
-                match link.add_track(track).await {
-                    Ok(sender) => MediaStep::TrackAdded { track_id, sender },
+                match link.add_track(&track).await {
+                    Ok(sender) => MediaStep::TrackAdded {
+                        track_id,
+                        sender: Arc::new(sender),
+                    },
                     Err(error) => MediaStep::Failed {
                         error,
                         negotiating: false,
@@ -162,7 +160,7 @@ impl Driver {
         };
         let media = PeerMedia::start(link, entry.key.clone(), entry.initiator, reports);
         for track in &self.local_tracks {
-            let _ = media.jobs.send(MediaJob::AddTrack(Arc::clone(track)));
+            let _ = media.jobs.send(MediaJob::AddTrack(track.clone()));
         }
         entry.media = Some(media);
     }
@@ -181,7 +179,7 @@ impl Driver {
         }
         for entry in self.peers.values() {
             if let Some(media) = &entry.media {
-                let _ = media.jobs.send(MediaJob::AddTrack(Arc::clone(&track)));
+                let _ = media.jobs.send(MediaJob::AddTrack(track.clone()));
             }
         }
         self.local_tracks.push(track);
@@ -235,7 +233,7 @@ impl Driver {
         self.run_actions(peer, actions);
     }
 
-    pub(super) fn media_step(&mut self, key: &str, step: MediaStep) {
+    pub(super) fn media_step(&mut self, key: &LinkKey, step: MediaStep) {
         let Some(peer) = self.keys.get(key).cloned() else {
             return;
         };

@@ -25,14 +25,15 @@ use tokio::time::Instant;
 use crate::client::{ClientError, ClientEvent, Command};
 use crate::outgoing::{self, Outgoing};
 use crate::rtc::{
-    self, AnswererParams, InitiatorParams, LinkEvent, LocalCertificate, LocalOffer, PeerLink,
-    RtcError, RtcOptions,
+    self, AnswererParams, InitiatorParams, LinkEvent, LinkEvents, LinkKey, LocalCertificate,
+    LocalOffer, PeerLink, RtcError, RtcOptions,
 };
 use crate::transport::{Transport, TransportError};
 
 mod media;
 
-use media::{LocalTrack, MediaStep, PeerMedia};
+use crate::rtc::LocalTrack;
+use media::{MediaStep, PeerMedia};
 
 /// P2PCF caps the network probe at 5 s.
 const NETWORK_PROBE_CAP: Duration = Duration::from_secs(5);
@@ -71,17 +72,17 @@ enum Report {
         partial: bool,
     },
     LinkCreated {
-        key: String,
+        key: LinkKey,
         result: Result<(Arc<PeerLink>, Option<LocalOffer>), RtcError>,
     },
     /// The server announced a change in the room (long-poll extension).
     RoomChanged,
     /// A peer's media worker finished a step.
-    Media { key: String, step: MediaStep },
+    Media { key: LinkKey, step: MediaStep },
 }
 
 struct PeerEntry {
-    key: String,
+    key: LinkKey,
     client_id: ClientId,
     initiator: bool,
     link: Option<Arc<PeerLink>>,
@@ -170,10 +171,10 @@ struct Driver {
     cert: Arc<LocalCertificate>,
     peers: HashMap<SessionId, PeerEntry>,
     /// Link key → peer; keys carry a generation so a recreated peer ignores the old link's events.
-    keys: HashMap<String, SessionId>,
+    keys: HashMap<LinkKey, SessionId>,
     next_generation: u64,
     reports: mpsc::UnboundedSender<Report>,
-    link_events: mpsc::UnboundedSender<(String, LinkEvent)>,
+    link_events: LinkEvents,
     events: mpsc::UnboundedSender<ClientEvent>,
     leave_waiters: Vec<oneshot::Sender<()>>,
     leave_deadline: Option<Instant>,
@@ -189,7 +190,7 @@ impl Driver {
         mut self,
         mut commands: mpsc::Receiver<Command>,
         mut reports: mpsc::UnboundedReceiver<Report>,
-        mut link_events: mpsc::UnboundedReceiver<(String, LinkEvent)>,
+        mut link_events: mpsc::UnboundedReceiver<(LinkKey, LinkEvent)>,
     ) {
         self.probe_network(true);
         let network_interval = Duration::from_millis(self.config.network_change_poll_interval_ms);
@@ -332,6 +333,14 @@ impl Driver {
                     .collect();
                 let _ = reply.send(connected);
             }
+            Command::SocketReport { peer, reply } => {
+                let report = self
+                    .peers
+                    .get(&peer)
+                    .and_then(|p| p.link.as_ref())
+                    .map(|link| link.socket_report());
+                let _ = reply.send(report);
+            }
             Command::AddTrack { track, done } => self.add_track(track, done),
             Command::RemoveTrack { track_id, done } => self.remove_track(&track_id, done),
             Command::Leave { done } => {
@@ -406,7 +415,7 @@ impl Driver {
 
     fn link_created(
         &mut self,
-        key: String,
+        key: LinkKey,
         result: Result<(Arc<PeerLink>, Option<LocalOffer>), RtcError>,
     ) {
         let Some(peer) = self.keys.get(&key).cloned() else {
@@ -472,7 +481,7 @@ impl Driver {
         }
     }
 
-    fn link_event(&mut self, key: String, event: LinkEvent) {
+    fn link_event(&mut self, key: LinkKey, event: LinkEvent) {
         let Some(peer) = self.keys.get(&key).cloned() else {
             return;
         };
@@ -516,6 +525,13 @@ impl Driver {
             return;
         };
         entry.connected = true;
+        let sockets = link.socket_report();
+        tracing::info!(
+            peer = %peer,
+            requested = sockets.requested(),
+            granted = ?sockets.min_granted(),
+            "UDP receive buffer"
+        );
         entry.writer = Some(outgoing::spawn_writer(link));
         let client_id = entry.client_id.clone();
         self.media_connected(peer);
@@ -603,9 +619,12 @@ impl Driver {
         });
     }
 
-    fn new_entry(&mut self, peer: &SessionId, client_id: ClientId, initiator: bool) -> String {
+    fn new_entry(&mut self, peer: &SessionId, client_id: ClientId, initiator: bool) -> LinkKey {
         self.next_generation += 1;
-        let key = format!("{peer}#{}", self.next_generation);
+        let key = LinkKey {
+            peer: peer.clone(),
+            generation: self.next_generation,
+        };
         self.keys.insert(key.clone(), peer.clone());
         let limits = ReassemblerLimits {
             max_message_size: self.config.max_message_size,
@@ -679,7 +698,7 @@ impl Driver {
     ) -> (
         Arc<LocalCertificate>,
         RtcOptions,
-        mpsc::UnboundedSender<(String, LinkEvent)>,
+        LinkEvents,
         mpsc::UnboundedSender<Report>,
     ) {
         (
@@ -787,7 +806,7 @@ async fn watch_room(
 fn spawn_add_candidates(link: Arc<PeerLink>, candidates: Vec<String>) {
     tokio::spawn(async move {
         if let Err(e) = link.add_remote_candidates(candidates).await {
-            tracing::debug!(key = link.key(), "adding candidates failed: {e}");
+            tracing::debug!(key = %link.key(), "adding candidates failed: {e}");
         }
     });
 }

@@ -1,17 +1,14 @@
 //! The DTLS certificate a client shares between all its peer connections.
 
-use std::time::{Duration, SystemTime};
-
 use base64::Engine as _;
-use webrtc::peer_connection::certificate::RTCCertificate;
+use rtc::crypto::SignatureScheme;
+use rtc::peer_connection::certificate::CertificateParams;
+use webrtc::peer_connection::RTCCertificate;
 
 use super::RtcError;
 
-/// How long a generated certificate stays valid. webrtc-rs refuses expired certificates when a
-/// peer connection is created, so a client running longer than this must make a new one.
-const VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
-
 /// An ECDSA P-256 certificate, made once per client as P2PCF does, and its SHA-256 fingerprint.
+/// rcgen's default validity ends in 4096, so a long-running client never needs a new one.
 #[derive(Clone)]
 pub struct LocalCertificate {
     inner: RTCCertificate,
@@ -27,15 +24,18 @@ impl std::fmt::Debug for LocalCertificate {
 }
 
 impl LocalCertificate {
-    /// Makes a fresh self-signed ECDSA P-256 certificate.
+    /// Makes a fresh self-signed ECDSA P-256 certificate (what browsers use).
     pub fn generate() -> Result<Self, RtcError> {
-        // rcgen's default key algorithm is ECDSA P-256 with SHA-256, the one browsers use.
-        let dtls = webrtc::dtls::crypto::Certificate::generate_self_signed(vec!["p2pcf".into()])
-            .map_err(|e| RtcError::Webrtc(webrtc::Error::new(e.to_string())))?;
-        let inner = RTCCertificate::from_existing(dtls, SystemTime::now() + VALIDITY);
+        let provider =
+            rtc::crypto::default_provider().map_err(|e| RtcError::Certificate(e.to_string()))?;
+        let params = CertificateParams::new(vec!["p2pcf".to_owned()])
+            .map_err(|e| RtcError::Certificate(e.to_string()))?;
+        let inner =
+            RTCCertificate::generate(provider.crypto(), SignatureScheme::EcdsaP256Sha256, params)?;
         let fingerprint = inner
-            .get_fingerprints()
-            .first()
+            .get_fingerprints(provider.crypto())?
+            .iter()
+            .find(|f| f.algorithm.eq_ignore_ascii_case("sha-256"))
             .and_then(|f| parse_hex_fingerprint(&f.value))
             .ok_or(RtcError::BadFingerprint)?;
         Ok(Self { inner, fingerprint })

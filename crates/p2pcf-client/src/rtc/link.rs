@@ -1,31 +1,26 @@
 //! `PeerLink`: one webrtc-rs peer connection and its single data channel, set up the P2PCF way.
 
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use p2pcf_proto::sdp::{create_sdp, offer_credentials, synthetic_answer, validate_fingerprint_b64};
 use p2pcf_proto::IceServer;
 use rand::distributions::{Alphanumeric, DistString};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use webrtc::data_channel::data_channel_init::RTCDataChannelInit;
-use webrtc::data_channel::data_channel_state::RTCDataChannelState;
-use webrtc::data_channel::RTCDataChannel;
-use webrtc::ice_transport::ice_candidate::RTCIceCandidateInit;
-use webrtc::peer_connection::configuration::RTCConfiguration;
-use webrtc::peer_connection::policy::ice_transport_policy::RTCIceTransportPolicy;
-use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
-use webrtc::peer_connection::RTCPeerConnection;
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
+use webrtc::error::Error as WebrtcError;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionEventHandler, RTCIceCandidateInit, RTCIceGatheringState,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+};
 
 use super::link_state::{LinkState, Signal};
-use super::sdp::{
-    check_ice_credentials, create_sdp, ice_credentials, remote_answer_sdp, to_rtc_ice_servers,
-};
-use super::{LinkEvent, LocalCertificate, RemoteTrack, RtcError, RtcOptions};
-
-/// If the buffered-amount-low callback were ever missed, a waiting sender re-checks after this.
-const BACKPRESSURE_RECHECK: Duration = Duration::from_millis(500);
+use super::media::RemoteTrack;
+use super::socket::SocketReport;
+use super::{LinkEvent, LinkKey, LocalCertificate, RtcError, RtcOptions};
 
 /// Peer B's inputs: what it knows about peer A from the room's peer list.
 #[derive(Debug, Clone, Default)]
@@ -70,32 +65,93 @@ pub struct LocalOffer {
     pub dtls_b64: String,
 }
 
+/// Where a link's events go, tagged with its key.
+pub type LinkEvents = mpsc::UnboundedSender<(LinkKey, LinkEvent)>;
+
 /// One webrtc-rs peer connection and its ordered, reliable data channel.
 ///
 /// Events go to the channel given at construction, tagged with the link's key. Dropping the link
 /// stops its events and closes the connection in the background.
 pub struct PeerLink {
-    key: String,
-    pc: Arc<RTCPeerConnection>,
-    channel: Arc<OnceLock<Arc<RTCDataChannel>>>,
-    buffered_low: Arc<Notify>,
-    hooks_installed: tokio::sync::OnceCell<()>,
+    key: LinkKey,
+    pc: Arc<dyn PeerConnection>,
+    channel: Arc<OnceLock<Arc<dyn DataChannel>>>,
+    /// Set once the channel reported open (or delivered a message).
+    open: Arc<AtomicBool>,
     /// Cancelled once the link is finished (closed locally, `Closed` or `Failed` seen).
     finished: CancellationToken,
-    high_water_mark: usize,
     driver: JoinHandle<()>,
-    events: mpsc::UnboundedSender<(String, LinkEvent)>,
+    events: LinkEvents,
     opts: RtcOptions,
     /// Remote tracks handed out and not yet ended.
-    remote_tracks: Arc<std::sync::Mutex<Vec<RemoteTrack>>>,
+    remote_tracks: Arc<Mutex<Vec<RemoteTrack>>>,
+    sockets: Arc<SocketReport>,
 }
 
 impl std::fmt::Debug for PeerLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PeerLink")
             .field("key", &self.key)
-            .field("state", &self.pc.connection_state())
             .finish_non_exhaustive()
+    }
+}
+
+/// The state callbacks share with the link: they only forward.
+struct Shared {
+    signals: mpsc::UnboundedSender<Signal>,
+    channel: Arc<OnceLock<Arc<dyn DataChannel>>>,
+    remote_tracks: Arc<Mutex<Vec<RemoteTrack>>>,
+    reception: Reception,
+}
+
+impl Shared {
+    fn read(&self, dc: Arc<dyn DataChannel>) {
+        tokio::spawn(read_channel(
+            dc,
+            self.signals.clone(),
+            self.reception.clone(),
+        ));
+    }
+}
+
+struct Handler(Arc<Shared>);
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json() {
+            Ok(init) => {
+                let _ = self.0.signals.send(Signal::Candidate(Some(init.candidate)));
+            }
+            Err(e) => tracing::debug!("skipping unrepresentable local candidate: {e}"),
+        }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.0.signals.send(Signal::Candidate(None));
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.0.signals.send(Signal::ConnectionState(state));
+    }
+
+    async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
+        // The channel the peer opened (P2PCF uses exactly one; later ones are ignored).
+        if self.0.channel.set(Arc::clone(&dc)).is_ok() {
+            self.0.read(dc);
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn webrtc::media_stream::track_remote::TrackRemote>) {
+        let track = RemoteTrack::new(track).await;
+        self.0
+            .remote_tracks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(track.clone());
+        let _ = self.0.signals.send(Signal::Track(track));
     }
 }
 
@@ -103,35 +159,31 @@ impl PeerLink {
     /// Peer B: creates the connection and the data channel, sets its offer locally and A's
     /// synthetic answer remotely. Returns what B publishes for A.
     pub async fn initiator(
-        key: String,
+        key: LinkKey,
         cert: &LocalCertificate,
         opts: &RtcOptions,
         p: InitiatorParams,
-        events: mpsc::UnboundedSender<(String, LinkEvent)>,
+        events: LinkEvents,
     ) -> Result<(PeerLink, LocalOffer), RtcError> {
         check_ice_credentials(&p.remote_ufrag, &p.remote_pwd)?;
-        let answer = remote_answer_sdp(
+        check_fingerprint(&p.remote_dtls_b64)?;
+        let answer = synthetic_answer(
             &p.remote_ufrag,
             &p.remote_pwd,
             &p.remote_dtls_b64,
             &p.remote_reflexive_ips,
         )?;
-        let api = opts.build_api(None)?;
-        let pc = api
-            .new_peer_connection(config(&p.ice_servers, cert, opts))
-            .await?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let link = PeerLink::start(key, Arc::new(pc), &tx, rx, events, opts);
+        let (link, shared) = PeerLink::start(key, cert, opts, &p.ice_servers, None, events).await?;
 
         // tiny-simple-peer: a random 20-character label, default (ordered, reliable) config.
         let label = Alphanumeric.sample_string(&mut rand::thread_rng(), 20);
         let init = RTCDataChannelInit {
-            ordered: Some(true),
+            ordered: true,
             ..Default::default()
         };
         let dc = link.pc.create_data_channel(&label, Some(init)).await?;
-        wire_channel(&dc, &tx, link.reception());
-        let _ = link.channel.set(dc);
+        let _ = link.channel.set(Arc::clone(&dc));
+        shared.read(dc);
 
         let offer = link.pc.create_offer(None).await?;
         let (ufrag, pwd) = ice_credentials(&published_sdp(opts, &offer))?;
@@ -151,32 +203,19 @@ impl PeerLink {
     /// Peer A: builds B's offer from its package, adds B's candidates and answers with the ICE
     /// credentials B chose. The data channel arrives from B.
     pub async fn answerer(
-        key: String,
+        key: LinkKey,
         cert: &LocalCertificate,
         opts: &RtcOptions,
         p: AnswererParams,
-        events: mpsc::UnboundedSender<(String, LinkEvent)>,
+        events: LinkEvents,
     ) -> Result<PeerLink, RtcError> {
         check_ice_credentials(&p.remote_ufrag, &p.remote_pwd)?;
         check_ice_credentials(&p.local_ufrag, &p.local_pwd)?;
+        check_fingerprint(&p.remote_dtls_b64)?;
         let offer = create_sdp(true, &p.remote_ufrag, &p.remote_pwd, &p.remote_dtls_b64)?;
-        let api = opts.build_api(Some((p.local_ufrag.clone(), p.local_pwd.clone())))?;
-        let pc = api
-            .new_peer_connection(config(&p.ice_servers, cert, opts))
-            .await?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let link = PeerLink::start(key, Arc::new(pc), &tx, rx, events, opts);
-
-        let channel = Arc::clone(&link.channel);
-        let reception = link.reception();
-        link.pc.on_data_channel(Box::new(move |dc| {
-            // webrtc-rs starts reading right after this returns, so the forwarding handlers must
-            // be in place now. Later channels (not part of P2PCF) are ignored.
-            if channel.set(Arc::clone(&dc)).is_ok() {
-                wire_channel(&dc, &tx, reception.clone());
-            }
-            Box::pin(async {})
-        }));
+        let credentials = Some((p.local_ufrag.clone(), p.local_pwd.clone()));
+        let (link, _) =
+            PeerLink::start(key, cert, opts, &p.ice_servers, credentials, events).await?;
 
         tracing::trace!(key = %link.key, sdp = %offer, "remote offer");
         link.pc
@@ -192,8 +231,13 @@ impl PeerLink {
     }
 
     /// The key events of this link are tagged with.
-    pub fn key(&self) -> &str {
+    pub fn key(&self) -> &LinkKey {
         &self.key
+    }
+
+    /// The receive buffers the kernel granted this link's ICE sockets.
+    pub fn socket_report(&self) -> Arc<SocketReport> {
+        Arc::clone(&self.sockets)
     }
 
     /// Adds the other side's candidates (`candidate:…` strings). Candidates webrtc-rs cannot use
@@ -208,12 +252,15 @@ impl PeerLink {
                 candidate,
                 sdp_mid: Some("0".into()),
                 sdp_mline_index: Some(0),
-                username_fragment: None,
+                ..Default::default()
             };
             let shown = init.candidate.clone();
             match self.pc.add_ice_candidate(init).await {
                 Ok(()) => accepted += 1,
-                Err(webrtc::Error::ErrConnectionClosed) => return Err(RtcError::Closed),
+                Err(e) if self.finished.is_cancelled() => {
+                    tracing::debug!(key = %self.key, "candidate after close: {e}");
+                    return Err(RtcError::Closed);
+                }
                 Err(e) => {
                     tracing::debug!(key = %self.key, candidate = %shown, "candidate skipped: {e}")
                 }
@@ -222,40 +269,23 @@ impl PeerLink {
         Ok(accepted)
     }
 
-    /// Sends one data-channel message (callers chunk to ≤ 16000 bytes). Waits, without polling,
-    /// while more than the high-water mark is buffered.
+    /// Sends one data-channel message (callers chunk to ≤ 16000 bytes). Waits until less than
+    /// the high-water mark is outstanding (webrtc-rs's send-buffer limit, set from
+    /// [`RtcOptions::send_high_water_mark`]), then admits the message whole: at most the mark
+    /// plus one message is ever held.
     pub async fn send(&self, frame: Bytes) -> Result<(), RtcError> {
         let dc = self.open_channel()?;
-        self.hooks_installed
-            .get_or_init(|| self.install_backpressure(&dc))
-            .await;
-        let low_mark = self.high_water_mark / 2;
-        loop {
-            let notified = self.buffered_low.notified();
-            tokio::pin!(notified);
-            // Register before checking, so a wake-up between the check and the wait is not lost.
-            notified.as_mut().enable();
-            if self.finished.is_cancelled() || dc.ready_state() != RTCDataChannelState::Open {
-                return Err(RtcError::Closed);
-            }
-            let buffered = dc.buffered_amount().await;
-            if buffered <= low_mark || buffered + frame.len() <= self.high_water_mark {
-                break;
-            }
-            tokio::select! {
-                _ = notified => {}
-                _ = self.finished.cancelled() => return Err(RtcError::Closed),
-                _ = tokio::time::sleep(BACKPRESSURE_RECHECK) => {
-                    tracing::debug!(key = %self.key, buffered, "buffered-amount-low not seen; re-checking");
-                }
-            }
-        }
-        // webrtc-sctp's own 128 KiB pending queue blocks the write until its write loop drains
-        // it, and never wakes the writer once the association is gone: race it with `finished`.
+        let data = BytesMut::from(&frame[..]);
         tokio::select! {
-            result = dc.send(&frame) => match result {
-                Ok(_) => Ok(()),
-                Err(webrtc::Error::ErrClosedPipe) => Err(RtcError::Closed),
+            result = dc.send(data) => match result {
+                Ok(()) => Ok(()),
+                Err(WebrtcError::ErrDataChannelClosed) | Err(WebrtcError::ErrClosedPipe) => {
+                    Err(RtcError::Closed)
+                }
+                Err(e) if self.finished.is_cancelled() => {
+                    tracing::debug!(key = %self.key, "send after close: {e}");
+                    Err(RtcError::Closed)
+                }
                 Err(e) => Err(RtcError::Webrtc(e)),
             },
             _ = self.finished.cancelled() => Err(RtcError::Closed),
@@ -265,7 +295,7 @@ impl PeerLink {
     /// Bytes handed to the data channel and not yet acknowledged by the other side.
     pub async fn buffered_amount(&self) -> usize {
         match self.channel.get() {
-            Some(dc) => dc.buffered_amount().await,
+            Some(dc) => dc.outstanding_bytes().await.unwrap_or(0),
             None => 0,
         }
     }
@@ -279,39 +309,56 @@ impl PeerLink {
         }
     }
 
-    fn start(
-        key: String,
-        pc: Arc<RTCPeerConnection>,
-        tx: &mpsc::UnboundedSender<Signal>,
-        rx: mpsc::UnboundedReceiver<Signal>,
-        events: mpsc::UnboundedSender<(String, LinkEvent)>,
+    async fn start(
+        key: LinkKey,
+        cert: &LocalCertificate,
         opts: &RtcOptions,
-    ) -> PeerLink {
-        let remote_tracks = Arc::new(std::sync::Mutex::new(Vec::new()));
-        wire_connection(&pc, tx, &remote_tracks);
+        ice_servers: &[IceServer],
+        ice_credentials: Option<(String, String)>,
+        events: LinkEvents,
+    ) -> Result<(PeerLink, Arc<Shared>), RtcError> {
+        let (tx, rx) = mpsc::unbounded_channel();
         let finished = CancellationToken::new();
-        let buffered_low = Arc::new(Notify::new());
-        let driver = tokio::spawn(drive(key.clone(), rx, events.clone(), finished.clone()));
-        PeerLink {
-            key,
-            pc,
+        let shared = Arc::new(Shared {
+            signals: tx,
             channel: Arc::new(OnceLock::new()),
-            buffered_low,
-            hooks_installed: tokio::sync::OnceCell::new(),
+            remote_tracks: Arc::new(Mutex::new(Vec::new())),
+            reception: Reception {
+                budget: opts.receive_budget.clone(),
+                finished: finished.clone(),
+                open: Arc::new(AtomicBool::new(false)),
+            },
+        });
+        let built = opts
+            .build(
+                ice_servers,
+                cert,
+                ice_credentials,
+                Arc::new(Handler(Arc::clone(&shared))),
+            )
+            .await?;
+        if let Some(granted) = built.sockets.min_granted() {
+            tracing::debug!(
+                %key,
+                requested = built.sockets.requested(),
+                granted,
+                "UDP receive buffer"
+            );
+        }
+        let driver = tokio::spawn(drive(key.clone(), rx, events.clone(), finished.clone()));
+        let link = PeerLink {
+            key,
+            pc: built.pc,
+            channel: Arc::clone(&shared.channel),
+            open: Arc::clone(&shared.reception.open),
             finished,
-            high_water_mark: opts.send_high_water_mark.max(1),
             driver,
             events,
             opts: opts.clone(),
-            remote_tracks,
-        }
-    }
-
-    fn reception(&self) -> Reception {
-        Reception {
-            budget: self.opts.receive_budget.clone(),
-            finished: self.finished.clone(),
-        }
+            remote_tracks: Arc::clone(&shared.remote_tracks),
+            sockets: built.sockets,
+        };
+        Ok((link, shared))
     }
 
     fn end_all_tracks(&self) {
@@ -325,15 +372,15 @@ impl PeerLink {
         }
     }
 
-    pub(super) fn remote_tracks(&self) -> &std::sync::Mutex<Vec<RemoteTrack>> {
+    pub(super) fn remote_tracks(&self) -> &Mutex<Vec<RemoteTrack>> {
         &self.remote_tracks
     }
 
-    pub(super) fn pc(&self) -> &Arc<RTCPeerConnection> {
+    pub(super) fn pc(&self) -> &Arc<dyn PeerConnection> {
         &self.pc
     }
 
-    pub(super) fn events(&self) -> &mpsc::UnboundedSender<(String, LinkEvent)> {
+    pub(super) fn events(&self) -> &LinkEvents {
         &self.events
     }
 
@@ -341,26 +388,18 @@ impl PeerLink {
         &self.opts
     }
 
-    fn open_channel(&self) -> Result<Arc<RTCDataChannel>, RtcError> {
-        match self.channel.get() {
-            Some(dc) if dc.ready_state() == RTCDataChannelState::Open => Ok(Arc::clone(dc)),
-            Some(_) if self.finished.is_cancelled() => Err(RtcError::Closed),
-            Some(dc) if dc.ready_state() == RTCDataChannelState::Closed => Err(RtcError::Closed),
-            _ => Err(RtcError::NotOpen),
-        }
+    pub(super) fn finished(&self) -> &CancellationToken {
+        &self.finished
     }
 
-    /// Only valid once the channel is open: webrtc-rs hands a callback registered earlier to the
-    /// SCTP stream only for channels created locally, not for ones received from the remote.
-    async fn install_backpressure(&self, dc: &RTCDataChannel) {
-        dc.set_buffered_amount_low_threshold(self.high_water_mark / 2)
-            .await;
-        let low = Arc::clone(&self.buffered_low);
-        dc.on_buffered_amount_low(Box::new(move || {
-            low.notify_waiters();
-            Box::pin(async {})
-        }))
-        .await;
+    fn open_channel(&self) -> Result<Arc<dyn DataChannel>, RtcError> {
+        if self.finished.is_cancelled() {
+            return Err(RtcError::Closed);
+        }
+        match self.channel.get() {
+            Some(dc) if self.open.load(Ordering::Acquire) => Ok(Arc::clone(dc)),
+            _ => Err(RtcError::NotOpen),
+        }
     }
 }
 
@@ -369,33 +408,12 @@ impl Drop for PeerLink {
         self.driver.abort();
         self.finished.cancel();
         self.end_all_tracks();
-        if self.pc.connection_state()
-            != webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState::Closed
-        {
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                let pc = Arc::clone(&self.pc);
-                handle.spawn(async move {
-                    let _ = pc.close().await;
-                });
-            }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let pc = Arc::clone(&self.pc);
+            handle.spawn(async move {
+                let _ = pc.close().await;
+            });
         }
-    }
-}
-
-fn config(
-    ice_servers: &[IceServer],
-    cert: &LocalCertificate,
-    opts: &RtcOptions,
-) -> RTCConfiguration {
-    RTCConfiguration {
-        ice_servers: to_rtc_ice_servers(ice_servers),
-        certificates: vec![cert.rtc().clone()],
-        ice_transport_policy: if opts.relay_only {
-            RTCIceTransportPolicy::Relay
-        } else {
-            RTCIceTransportPolicy::All
-        },
-        ..Default::default()
     }
 }
 
@@ -410,81 +428,90 @@ pub(super) fn published_sdp(opts: &RtcOptions, description: &RTCSessionDescripti
     }
 }
 
-/// Connection-level callbacks: forward only.
-fn wire_connection(
-    pc: &Arc<RTCPeerConnection>,
-    tx: &mpsc::UnboundedSender<Signal>,
-    remote_tracks: &Arc<std::sync::Mutex<Vec<RemoteTrack>>>,
-) {
-    let t = tx.clone();
-    let weak = Arc::downgrade(pc);
-    let tracks = Arc::clone(remote_tracks);
-    pc.on_track(Box::new(move |track, _, transceiver| {
-        let track = RemoteTrack::new(track, transceiver, weak.clone());
-        tracks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(track.clone());
-        let _ = t.send(Signal::Track(track));
-        Box::pin(async {})
-    }));
-    let t = tx.clone();
-    pc.on_ice_candidate(Box::new(move |c| {
-        let _ = t.send(Signal::Candidate(c));
-        Box::pin(async {})
-    }));
-    let t = tx.clone();
-    pc.on_peer_connection_state_change(Box::new(move |s| {
-        let _ = t.send(Signal::ConnectionState(s));
-        Box::pin(async {})
-    }));
+/// ICE credentials of a local SDP, as P2PCF reads them off its offer.
+fn ice_credentials(sdp: &str) -> Result<(String, String), RtcError> {
+    let found = offer_credentials(sdp);
+    Ok((
+        found
+            .ufrag
+            .ok_or(RtcError::MalformedLocalSdp("a=ice-ufrag:"))?,
+        found.pwd.ok_or(RtcError::MalformedLocalSdp("a=ice-pwd:"))?,
+    ))
 }
 
-/// What a data channel's message handler needs for flow control.
+fn check_ice_credentials(ufrag: &str, pwd: &str) -> Result<(), RtcError> {
+    if p2pcf_proto::sdp::is_ice_credential(ufrag) && p2pcf_proto::sdp::is_ice_credential(pwd) {
+        Ok(())
+    } else {
+        Err(RtcError::BadIceCredentials)
+    }
+}
+
+fn check_fingerprint(b64: &str) -> Result<(), RtcError> {
+    validate_fingerprint_b64(b64).map_err(|_| RtcError::BadFingerprint)
+}
+
+/// What a data channel's reader needs for flow control.
 #[derive(Clone)]
 struct Reception {
     budget: Option<Arc<super::ReceiveBudget>>,
     finished: CancellationToken,
+    open: Arc<AtomicBool>,
 }
 
-/// Data-channel callbacks: forward only; the message handler waits while the receive budget is
-/// spent (webrtc-rs reads the next message only once the handler returned).
-fn wire_channel(dc: &RTCDataChannel, tx: &mpsc::UnboundedSender<Signal>, reception: Reception) {
-    let t = tx.clone();
-    dc.on_open(Box::new(move || {
-        let _ = t.send(Signal::ChannelOpen);
-        Box::pin(async {})
-    }));
-    let t = tx.clone();
-    dc.on_message(Box::new(move |m| {
-        let t = t.clone();
-        let reception = reception.clone();
-        Box::pin(async move {
-            let data = match &reception.budget {
-                None => m.data,
-                Some(budget) => {
-                    tokio::select! {
-                        () = budget.wait_for_room() => {}
-                        () = reception.finished.cancelled() => return,
+/// The one reader of a data channel. While the receive budget is spent it stops polling:
+/// webrtc-rs then holds the next message, stops reading SCTP, the receive window closes and the
+/// sender's `send` waits — a slow reader slows the sender instead of growing memory.
+async fn read_channel(
+    dc: Arc<dyn DataChannel>,
+    signals: mpsc::UnboundedSender<Signal>,
+    reception: Reception,
+) {
+    loop {
+        let event = tokio::select! {
+            event = dc.poll() => event,
+            () = reception.finished.cancelled() => return,
+        };
+        let signal = match event {
+            None | Some(DataChannelEvent::OnClose) => {
+                let _ = signals.send(Signal::ChannelClosed);
+                return;
+            }
+            Some(DataChannelEvent::OnOpen) => {
+                reception.open.store(true, Ordering::Release);
+                Signal::ChannelOpen
+            }
+            Some(DataChannelEvent::OnMessage(message)) => {
+                reception.open.store(true, Ordering::Release);
+                let data = message.data.freeze();
+                let data = match &reception.budget {
+                    None => data,
+                    Some(budget) => {
+                        tokio::select! {
+                            () = budget.wait_for_room() => {}
+                            () = reception.finished.cancelled() => return,
+                        }
+                        budget.charge(data)
                     }
-                    budget.charge(m.data)
-                }
-            };
-            let _ = t.send(Signal::ChannelMessage(data));
-        })
-    }));
-    let t = tx.clone();
-    dc.on_close(Box::new(move || {
-        let _ = t.send(Signal::ChannelClosed);
-        Box::pin(async {})
-    }));
+                };
+                Signal::ChannelMessage(data)
+            }
+            Some(other) => {
+                tracing::trace!(?other, "data channel event");
+                continue;
+            }
+        };
+        if signals.send(signal).is_err() {
+            return;
+        }
+    }
 }
 
 /// The one task that owns a link's state.
 async fn drive(
-    key: String,
+    key: LinkKey,
     mut rx: mpsc::UnboundedReceiver<Signal>,
-    events: mpsc::UnboundedSender<(String, LinkEvent)>,
+    events: LinkEvents,
     finished: CancellationToken,
 ) {
     let mut state = LinkState::default();

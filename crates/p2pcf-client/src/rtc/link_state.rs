@@ -5,16 +5,15 @@
 //! once when gathering completes, and exactly one terminal event (`Closed` or `Failed`) is emitted.
 
 use bytes::Bytes;
-use webrtc::ice_transport::ice_candidate::RTCIceCandidate;
-use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
+use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::{LinkEvent, RemoteTrack};
 
 /// What a webrtc-rs callback saw.
 #[derive(Debug)]
 pub(crate) enum Signal {
-    /// A local candidate, or `None` when gathering completed.
-    Candidate(Option<RTCIceCandidate>),
+    /// A local candidate (`candidate:…`), or `None` when gathering completed.
+    Candidate(Option<String>),
     ChannelOpen,
     ChannelMessage(Bytes),
     ChannelClosed,
@@ -36,10 +35,7 @@ impl LinkState {
     pub(crate) fn on_signal(&mut self, signal: Signal) -> Vec<LinkEvent> {
         let mut out = Vec::new();
         match signal {
-            Signal::Candidate(Some(c)) if !self.gathered => match c.to_json() {
-                Ok(init) => self.candidates.push(init.candidate),
-                Err(e) => tracing::debug!("skipping unrepresentable local candidate: {e}"),
-            },
+            Signal::Candidate(Some(c)) if !self.gathered => self.candidates.push(c),
             Signal::Candidate(Some(_)) => {}
             Signal::Candidate(None) => {
                 if !self.gathered {
@@ -51,8 +47,8 @@ impl LinkState {
             }
             Signal::ChannelOpen => self.open_once(&mut out),
             Signal::ChannelMessage(data) => {
-                // webrtc-rs runs the open handler and the read loop as separate tasks, so the
-                // first message can overtake the open notification.
+                // A channel the peer opened is handed over already open: its first event may
+                // be a message.
                 self.open_once(&mut out);
                 if !self.finished {
                     out.push(LinkEvent::Message(data));
@@ -93,22 +89,10 @@ impl LinkState {
 
 #[cfg(test)]
 mod tests {
-    use webrtc::ice_transport::ice_candidate_type::RTCIceCandidateType;
-    use webrtc::ice_transport::ice_protocol::RTCIceProtocol;
-
     use super::*;
 
-    fn host(port: u16) -> RTCIceCandidate {
-        RTCIceCandidate {
-            foundation: "1".into(),
-            priority: 2130706431,
-            address: "127.0.0.1".into(),
-            protocol: RTCIceProtocol::Udp,
-            port,
-            typ: RTCIceCandidateType::Host,
-            component: 1,
-            ..Default::default()
-        }
+    fn host(port: u16) -> String {
+        format!("candidate:1 1 udp 2130706431 127.0.0.1 {port} typ host")
     }
 
     #[test]
