@@ -2,6 +2,7 @@
 //! and unmodified P2PCF pages in Chromium.
 pub mod browser;
 pub mod client;
+pub mod netns;
 pub mod server;
 pub mod worker;
 
