@@ -80,6 +80,15 @@ impl LossyNetns {
         &self.name
     }
 
+    /// A command running the current executable inside the namespace (add arguments and
+    /// environment; the child should recognise itself by an environment variable).
+    pub fn command_for_self(&self) -> anyhow::Result<Command> {
+        let exe: PathBuf = std::env::current_exe().context("locating the running binary")?;
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name]).arg(exe);
+        Ok(command)
+    }
+
     /// Runs test `test_name` of the current test binary inside the namespace with `env_key` set
     /// to `env_value` (the child recognises itself by it), output inherited.
     pub fn run_test(
@@ -88,10 +97,7 @@ impl LossyNetns {
         env_key: &str,
         env_value: &str,
     ) -> anyhow::Result<ExitStatus> {
-        let exe: PathBuf = std::env::current_exe().context("locating the test binary")?;
-        Command::new("ip")
-            .args(["netns", "exec", &self.name])
-            .arg(exe)
+        self.command_for_self()?
             .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
             .env(env_key, env_value)
             .status()
