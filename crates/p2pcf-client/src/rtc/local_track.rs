@@ -21,6 +21,9 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use super::RtcError;
 
+/// Numbers the per-peer tracks of the process (see [`LocalTrack::bind`]).
+static BINDINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// How often a per-peer track not bound yet (or any more) is asked again for RTCP.
 const UNBOUND_POLL: Duration = Duration::from_millis(50);
 
@@ -163,12 +166,15 @@ impl LocalTrack {
         written
     }
 
-    /// A new per-peer track.
+    /// A new per-peer track. Its track id on the wire is `<id>.<n>`, unique in the process:
+    /// webrtc-rs's receiver treats a track id it has seen on a connection as the same track
+    /// (simulcast layers), so re-sharing a track under the same id would never be announced.
     pub(crate) fn bind(&self) -> Result<Arc<Binding>, RtcError> {
         let ssrc = rand::random::<u32>();
+        let n = BINDINGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let track = MediaStreamTrack::new(
             self.inner.stream_id.clone(),
-            self.inner.id.clone(),
+            format!("{}.{n}", self.inner.id),
             self.inner.id.clone(),
             RtpCodecKind::Video,
             vec![RTCRtpEncodingParameters {

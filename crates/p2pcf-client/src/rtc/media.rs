@@ -316,17 +316,18 @@ impl PeerLink {
         if tracks.is_empty() {
             return;
         }
-        let mut receiving: Vec<Arc<dyn TrackRemote>> = Vec::new();
+        // Only a track whose transceiver was negotiated without a receiving direction ends; a
+        // track whose transceiver is not found is left alone.
+        let mut stopped: Vec<Arc<dyn TrackRemote>> = Vec::new();
         for t in self.pc().get_transceivers().await {
-            let direction = t
-                .current_direction()
-                .await
-                .unwrap_or(RTCRtpTransceiverDirection::Inactive);
-            if direction != RTCRtpTransceiverDirection::Unspecified && !direction.has_recv() {
+            let Ok(direction) = t.current_direction().await else {
+                continue;
+            };
+            if direction == RTCRtpTransceiverDirection::Unspecified || direction.has_recv() {
                 continue;
             }
             if let Ok(Some(receiver)) = t.receiver().await {
-                receiving.push(Arc::clone(receiver.track()));
+                stopped.push(Arc::clone(receiver.track()));
             }
         }
         let mut list = self
@@ -334,7 +335,7 @@ impl PeerLink {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         list.retain(|t| {
-            if !t.is_ended() && receiving.iter().any(|r| t.is(r)) {
+            if !t.is_ended() && !stopped.iter().any(|r| t.is(r)) {
                 return true;
             }
             tracing::debug!(key = %self.key(), track = t.id(), "remote track ended");
