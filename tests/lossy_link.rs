@@ -48,7 +48,8 @@ fn case(name: &str, receive_buffer: usize) -> anyhow::Result<()> {
             .build()?
             .block_on(transfer(receive_buffer));
     }
-    let ns = match LossyNetns::create("lossy", LOSS_PER_MILLE) {
+    // Named after the test: `cargo test` runs both in one process, in parallel.
+    let ns = match LossyNetns::create(name, LOSS_PER_MILLE) {
         Ok(ns) => ns,
         Err(e) => {
             eprintln!(
