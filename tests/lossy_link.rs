@@ -1,9 +1,10 @@
 //! 100 MB Rust→Rust through the client over a link that drops 2 % of UDP datagrams at random,
 //! with the large UDP receive buffer the client requests and with the request capped at stock
 //! Linux's 212992 bytes. Both peers and our server run in a network namespace the test creates
-//! (and removes) with an nftables drop rule; the transfer is 100 messages of 1 MB, hash-checked,
-//! and no gap between two delivered messages (nor before the first) may exceed 1 s — SCTP loss
-//! recovery (vendor/rtc-sctp/PATCHES.md) must not stall on retransmission timeouts.
+//! (and removes) with an nftables drop rule; the transfer is 1000 messages of 100 kB (so progress
+//! is seen every few tens of milliseconds), hash-checked, and no gap between two delivered
+//! messages (nor before the first) may exceed 1 s — SCTP loss recovery
+//! (vendor/rtc-sctp/PATCHES.md) must not stall on retransmission timeouts.
 //!
 //! Skipped, with a message, only where a network namespace cannot be created (no root).
 
@@ -21,8 +22,8 @@ use sha2::{Digest, Sha256};
 /// Set in the re-executed child to the name of the test it runs inside the namespace.
 const CHILD: &str = "P2PCF_LOSSY_LINK_CHILD";
 const LOSS_PER_MILLE: u32 = 20;
-const MESSAGES: u32 = 100;
-const MESSAGE_SIZE: usize = 1_000_000;
+const MESSAGES: u32 = 1000;
+const MESSAGE_SIZE: usize = 100_000;
 const MAX_GAP: Duration = Duration::from_secs(1);
 const CONNECT: Duration = Duration::from_secs(30);
 const TRANSFER: Duration = Duration::from_secs(120);
@@ -69,7 +70,7 @@ fn case(name: &str, receive_buffer: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs inside the namespace: server, two clients, 100 × 1 MB alice → bob.
+/// Runs inside the namespace: server, two clients, 1000 × 100 kB alice → bob.
 async fn transfer(receive_buffer: usize) -> anyhow::Result<()> {
     p2pcf_tests::init_logging();
     let server = TestServer::start(ServerConfig::default()).await?;
@@ -121,7 +122,7 @@ async fn transfer(receive_buffer: usize) -> anyhow::Result<()> {
     anyhow::ensure!(got.finalize() == expected, "100 MB arrived corrupted");
     println!(
         "lossy link ({} % UDP loss, receive buffer requested {receive_buffer}): 100 MB in \
-         {secs:.1} s = {:.1} MB/s, longest wait for a 1 MB message {} ms (message {gap_at})",
+         {secs:.1} s = {:.1} MB/s, longest wait for a 100 kB message {} ms (message {gap_at})",
         LOSS_PER_MILLE as f64 / 10.0,
         100.0 / secs,
         max_gap.as_millis()
