@@ -100,6 +100,8 @@ fn resolve(args: ServeArgs) -> anyhow::Result<(SocketAddr, ServerConfig)> {
         max_body_bytes,
         store,
         vacuum_interval_ms,
+        request_head_timeout_ms: defaults.request_head_timeout_ms,
+        peerjs: defaults.peerjs,
     };
     Ok((bind, config))
 }

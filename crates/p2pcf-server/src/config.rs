@@ -24,6 +24,11 @@ pub struct ServerConfig {
     pub store: StoreConfig,
     /// Milliseconds between vacuum passes (the worker vacuums a room at most every 30 s).
     pub vacuum_interval_ms: u64,
+    /// A connection must send its first request head within this many milliseconds (a
+    /// WebSocket upgrade that never finishes is dropped).
+    pub request_head_timeout_ms: u64,
+    /// The PeerJS endpoint (TOML `[peerjs]`).
+    pub peerjs: crate::peerjs::PeerJsConfig,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +39,8 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             store: StoreConfig::Memory,
             vacuum_interval_ms: 30_000,
+            request_head_timeout_ms: 10_000,
+            peerjs: crate::peerjs::PeerJsConfig::default(),
         }
     }
 }

@@ -28,6 +28,7 @@ pub struct AppState {
     config: Arc<ServerConfig>,
     store: Arc<dyn Store>,
     watch: RoomWatch,
+    peerjs: Option<Arc<crate::peerjs::Hub>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -50,7 +51,12 @@ impl AppState {
 
     /// State over a store of your own (`config.store` is ignored).
     pub fn with_store(config: ServerConfig, store: Arc<dyn Store>) -> Self {
+        let peerjs = config
+            .peerjs
+            .enabled
+            .then(|| crate::peerjs::Hub::new(config.peerjs.clone()));
         Self {
+            peerjs,
             config: Arc::new(config),
             store,
             watch: RoomWatch::new(),
@@ -72,6 +78,11 @@ impl AppState {
         &self.store
     }
 
+    /// The PeerJS endpoint's state, when enabled.
+    pub fn peerjs(&self) -> Option<&Arc<crate::peerjs::Hub>> {
+        self.peerjs.as_ref()
+    }
+
     /// The configuration behind this state.
     pub fn config(&self) -> &ServerConfig {
         &self.config
@@ -91,6 +102,11 @@ fn now_ms() -> f64 {
 }
 
 async fn handle(State(state): State<AppState>, req: Request) -> Response {
+    if let Some(hub) = state.peerjs.as_ref() {
+        if crate::peerjs::claims(hub, req.uri().path()) {
+            return crate::peerjs::handle(hub.clone(), req).await;
+        }
+    }
     let method = req.method().clone();
     let response = route(&state, req).await;
     tracing::debug!(%method, status = response.status().as_u16(), "request");

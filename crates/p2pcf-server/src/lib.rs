@@ -58,8 +58,10 @@
 
 pub mod config;
 mod http;
+pub mod listener;
 mod js;
 mod month;
+pub mod peerjs;
 pub mod request;
 pub mod room;
 pub mod store;
@@ -71,6 +73,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use config::{ServerConfig, StoreConfig, DEFAULT_ORIGIN_QUOTA};
 pub use http::{router, AppState};
 pub use month::month_key;
+pub use peerjs::{PeerIdStyle, PeerJsConfig};
 pub use store::{FileStore, MemoryStore, Store, StoreError, VacuumReport};
 
 /// Why the server could not start or stopped with an error.
@@ -92,6 +95,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let vacuum_every = Duration::from_millis(config.vacuum_interval_ms.max(1));
+    let head_timeout = Duration::from_millis(config.request_head_timeout_ms.max(1));
     let state = AppState::new(config)?;
     let store = state.store().clone();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -121,12 +125,18 @@ pub async fn serve(
         tracing::debug!(%addr, "serving");
     }
     let held_polls = state.clone();
+    let peerjs = state.peerjs().cloned();
+    let listener = listener::TimedListener::new(listener, head_timeout);
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
             held_polls.release_waiting_polls();
         })
         .await;
+    if let Some(hub) = peerjs {
+        // Upgraded sockets are not connections axum waits for: close them with 1001.
+        hub.shut_down(Duration::from_secs(5)).await;
+    }
     let _ = stop_tx.send(true);
     let _ = vacuum.await;
     store.flush().await?;
