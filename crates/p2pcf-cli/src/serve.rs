@@ -16,11 +16,13 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen one is logged).
     #[arg(long, env = "P2PCF_BIND")]
     bind: Option<SocketAddr>,
-    /// Where rooms live: `memory`, or `file:PATH` to keep them across restarts.
+    /// Where rooms live: `memory`, `file:PATH` to keep them across restarts, or Redis shared
+    /// by several instances: `redis://HOST:PORT[/DB]`, `rediss://…` (TLS),
+    /// `redis+cluster://HOST:PORT[,HOST:PORT…]` (Cluster).
     #[arg(
         long,
         env = "P2PCF_STORE",
-        value_name = "memory|file:PATH",
+        value_name = "memory|file:PATH|redis://HOST:PORT[/DB]",
         conflicts_with = "data_dir"
     )]
     store: Option<StoreConfig>,
@@ -37,6 +39,9 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes (default 1 MiB).
     #[arg(long, env = "P2PCF_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// Serve `GET /metrics` (Prometheus text format).
+    #[arg(long, env = "P2PCF_METRICS")]
+    metrics: bool,
     /// TOML file with `bind` and any `ServerConfig` field; flags override it.
     #[arg(long, env = "P2PCF_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -52,6 +57,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     store: Option<StoreConfig>,
     vacuum_interval_ms: Option<u64>,
+    metrics: Option<bool>,
 }
 
 fn resolve(args: ServeArgs) -> anyhow::Result<(SocketAddr, ServerConfig)> {
@@ -102,6 +108,7 @@ fn resolve(args: ServeArgs) -> anyhow::Result<(SocketAddr, ServerConfig)> {
         vacuum_interval_ms,
         request_head_timeout_ms: defaults.request_head_timeout_ms,
         peerjs: defaults.peerjs,
+        metrics: args.metrics || file.metrics.unwrap_or(defaults.metrics),
     };
     Ok((bind, config))
 }

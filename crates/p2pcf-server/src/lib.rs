@@ -55,12 +55,18 @@
 //!    object keys inside packages come out sorted (the worker keeps insertion order, with
 //!    integer-like keys first).
 //! 10. **Health page**: always says storage is configured (there is always a store).
+//! 11. **Operations**: `GET /healthz` answers `ok` (200) only while the store answers, else 503;
+//!     `GET /metrics` (when `ServerConfig::metrics` is set) answers Prometheus text. Any other
+//!     method on these paths, and every other path, is the worker's. When the store fails
+//!     (Redis unreachable) a request gets 503 `Service unavailable: the room store cannot be
+//!     reached, retry later` (the worker would throw a 500).
 
 pub mod config;
 mod http;
 pub mod listener;
 mod js;
 mod month;
+pub mod ops;
 pub mod peerjs;
 pub mod request;
 pub mod room;
@@ -74,7 +80,9 @@ pub use config::{ServerConfig, StoreConfig, DEFAULT_ORIGIN_QUOTA};
 pub use http::{router, AppState};
 pub use month::month_key;
 pub use peerjs::{PeerIdStyle, PeerJsConfig};
-pub use store::{FileStore, MemoryStore, Store, StoreError, VacuumReport};
+pub use store::{
+    FileStore, MemoryStore, RedisOptions, RedisStore, Store, StoreError, VacuumReport,
+};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +106,9 @@ pub async fn serve(
     let head_timeout = Duration::from_millis(config.request_head_timeout_ms.max(1));
     let state = AppState::new(config)?;
     let store = state.store().clone();
+    if let Err(e) = store.check().await {
+        tracing::warn!(error = %e, "the store does not answer yet; requests get 503 until it does");
+    }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
 
     let vacuum_store = store.clone();
