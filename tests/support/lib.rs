@@ -2,6 +2,9 @@
 //! and unmodified P2PCF pages in Chromium.
 pub mod browser;
 pub mod client;
+pub mod peerjs_browser;
+pub mod peerjs_server;
+pub mod peerjs_ws;
 pub mod server;
 pub mod worker;
 
