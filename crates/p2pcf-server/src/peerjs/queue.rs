@@ -176,7 +176,7 @@ impl OfflineQueues {
             }
             let mut senders: Vec<Arc<str>> = Vec::new();
             for item in self.take(&dst) {
-                if !senders.iter().any(|s| *s == item.sender) {
+                if !senders.contains(&item.sender) {
                     senders.push(item.sender);
                 }
             }
