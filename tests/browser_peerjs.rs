@@ -3,7 +3,8 @@
 //! serialization (text both ways, 5 MB hash-checked over `binary`), a media call with Chromium's
 //! fake camera rendered on both sides, `peer-unavailable` timing, `unavailable-id`, `reconnect()`
 //! after a socket drop, and `destroy()` seen by the other side. One browser and one server are
-//! shared by all steps, so the binary runs in well under a minute.
+//! shared by all steps. The same flow also runs through the official server (npm `peer@1.0.2`),
+//! which proves the harness; the binary takes ~40 s.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use anyhow::{ensure, Context};
 use p2pcf_server::ServerConfig;
 use p2pcf_tests::browser::{ev, seeded_bytes, sha256_hex};
 use p2pcf_tests::peerjs_browser::{str_field, PeerJsBrowser};
+use p2pcf_tests::peerjs_server::{OfficialOptions, OfficialPeerServer};
 use p2pcf_tests::server::TestServer;
 use serde_json::{json, Value};
 
@@ -118,12 +120,37 @@ async fn peerjs_clients_through_our_server() -> anyhow::Result<()> {
     let mut config = ServerConfig::default();
     config.peerjs.expire_timeout_ms = EXPIRE_TIMEOUT_MS;
     let server = TestServer::start(config).await?;
-    let port = server.addr.port();
     let mut browser = PeerJsBrowser::launch().await?;
+    // We expire exactly on time: peer-unavailable within the expire timeout + 1 s.
+    client_flow(&mut browser, server.addr.port(), EXPIRE_TIMEOUT_MS + 1000).await?;
+    browser.quit().await?;
+    server.stop().await
+}
 
+/// The same flow through the official server proves the harness (and that every step is what
+/// upstream does). Its expiry sweep runs every 1000 ms, so `peer-unavailable` may take up to
+/// 1 s longer there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peerjs_clients_through_official_server() -> anyhow::Result<()> {
+    let official = OfficialPeerServer::start(&OfficialOptions {
+        expire_timeout_ms: EXPIRE_TIMEOUT_MS,
+        ..OfficialOptions::default()
+    })
+    .await?;
+    let mut browser = PeerJsBrowser::launch().await?;
+    client_flow(&mut browser, official.port, EXPIRE_TIMEOUT_MS + 2000).await?;
+    browser.quit().await
+}
+
+/// Every step, against the PeerJS server on `127.0.0.1:{port}` at `/peerjs`.
+async fn client_flow(
+    browser: &mut PeerJsBrowser,
+    port: u16,
+    unavailable_within_ms: u64,
+) -> anyhow::Result<()> {
     // Server-assigned ids (GET {path}{key}/id across origins, then the WebSocket).
-    let a_open = create(&mut browser, "a", port, None).await?;
-    let b_open = create(&mut browser, "b", port, None).await?;
+    let a_open = create(browser, "a", port, None).await?;
+    let b_open = create(browser, "b", port, None).await?;
     let a_id = str_field(&a_open, "peerId").context("page a")?.to_owned();
     let b_id = str_field(&b_open, "peerId").context("page b")?.to_owned();
     ensure!(is_uuid_v4(&a_id) && is_uuid_v4(&b_id), "ids {a_id} {b_id}");
@@ -132,16 +159,16 @@ async fn peerjs_clients_through_our_server() -> anyhow::Result<()> {
     // A DataConnection per serialization, text both ways.
     for serialization in ["binary", "json", "raw"] {
         let label = format!("dc-{serialization}");
-        connect(&mut browser, ("a", "b"), &b_id, &label, serialization).await?;
+        connect(browser, ("a", "b"), &b_id, &label, serialization).await?;
         text_over(
-            &mut browser,
+            browser,
             ("a", "b"),
             &label,
             &format!("hello over {serialization} ✓"),
         )
         .await?;
         text_over(
-            &mut browser,
+            browser,
             ("b", "a"),
             &label,
             &format!("reply over {serialization} — é"),
@@ -245,12 +272,12 @@ async fn peerjs_clients_through_our_server() -> anyhow::Result<()> {
         err["perfMs"].as_f64().unwrap_or(f64::MAX) - started["perfMs"].as_f64().unwrap_or(0.0);
     eprintln!("peer-unavailable after {delay:.0} ms (expire timeout {EXPIRE_TIMEOUT_MS} ms)");
     ensure!(
-        delay <= (EXPIRE_TIMEOUT_MS + 1000) as f64,
-        "peer-unavailable took {delay:.0} ms, more than the expire timeout + 1 s"
+        delay <= unavailable_within_ms as f64,
+        "peer-unavailable took {delay:.0} ms, more than {unavailable_within_ms} ms"
     );
 
     // A taken id: unavailable-id.
-    let taken = create(&mut browser, "c", port, Some(&a_id)).await?;
+    let taken = create(browser, "c", port, Some(&a_id)).await?;
     ensure!(
         taken["error"]["type"] == "unavailable-id",
         "taken id: {taken}"
@@ -267,21 +294,8 @@ async fn peerjs_clients_through_our_server() -> anyhow::Result<()> {
         reopened["peerId"] == b_id.as_str(),
         "reconnected as {reopened}"
     );
-    connect(
-        &mut browser,
-        ("a", "b"),
-        &b_id,
-        "dc-after-reconnect",
-        "json",
-    )
-    .await?;
-    text_over(
-        &mut browser,
-        ("a", "b"),
-        "dc-after-reconnect",
-        "after reconnect",
-    )
-    .await?;
+    connect(browser, ("a", "b"), &b_id, "dc-after-reconnect", "json").await?;
+    text_over(browser, ("a", "b"), "dc-after-reconnect", "after reconnect").await?;
 
     // a is destroyed; b's connections from a close.
     browser.eval("a", "destroy", json!({})).await?;
@@ -289,12 +303,10 @@ async fn peerjs_clients_through_our_server() -> anyhow::Result<()> {
         .wait_for(ev("connclose", "b").field("peer", json!(a_id)), CONNECT)
         .await?;
     // a's id is free on the server again.
-    let again = create(&mut browser, "d", port, Some(&a_id)).await?;
+    let again = create(browser, "d", port, Some(&a_id)).await?;
     ensure!(
         again["peerId"] == a_id.as_str(),
         "a's id after destroy: {again}"
     );
-
-    browser.quit().await?;
-    server.stop().await
+    Ok(())
 }
