@@ -370,3 +370,72 @@ fn bad_urls_are_clear_errors() {
         assert!(e.contains("invalid store configuration"), "{url}: {e}");
     }
 }
+
+#[tokio::test]
+async fn rediss_connects_over_tls() {
+    // A self-signed certificate made for this test (`#insecure`: not verified).
+    let certs = TempDir::new();
+    let (key, cert) = (certs.0.join("key.pem"), certs.0.join("cert.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success());
+    let tls_port = common::redis_server::free_port();
+    let (key, cert) = (key.to_string_lossy(), cert.to_string_lossy());
+    let tls_port_arg = tls_port.to_string();
+    let redis = RedisServer::start_with(&[
+        "--save",
+        "",
+        "--tls-port",
+        &tls_port_arg,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &cert,
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let url = format!("rediss://127.0.0.1:{tls_port}/#insecure");
+    let store = Arc::new(RedisStore::open(&url, RedisOptions::default()).expect("open"));
+    let app = router(AppState::with_store(ServerConfig::default(), store.clone()));
+    let now = now_ms();
+    assert_eq!(
+        send(&app, post(&publish("room1", "ctxA", "sA", now, json!([]))))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(&app, post(&json!({"r": "room1"}))).await.sessions(),
+        vec!["sA"]
+    );
+    assert_eq!(
+        redis.command("EXISTS p2pcf:{room1}").trim(),
+        ":1",
+        "written over TLS"
+    );
+    // Plain text to the TLS port does not work: the store really speaks TLS there.
+    let plain = RedisStore::open(
+        &format!("redis://127.0.0.1:{tls_port}"),
+        RedisOptions::default(),
+    )
+    .expect("open");
+    assert!(plain.check().await.is_err());
+}
