@@ -439,3 +439,50 @@ async fn rediss_connects_over_tls() {
     .expect("open");
     assert!(plain.check().await.is_err());
 }
+
+#[tokio::test]
+async fn the_wake_up_across_instances_works_again_after_redis_restarts() {
+    let mut redis = RedisServer::start();
+    let (a, _) = instance(&redis, RedisOptions::default());
+    let (b, _) = instance(&redis, RedisOptions::default());
+    let now = now_ms();
+    let held_then_join = |round: u32| {
+        let (a, b) = (a.clone(), b.clone());
+        async move {
+            let since = version(&send(&a, post(&json!({ "r": "room1", "k": "w" }))).await);
+            let app = a.clone();
+            let held = tokio::spawn(async move {
+                let answer = send(&app, watch("room1", since, 10_000)).await;
+                (answer, Instant::now())
+            });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(
+                !held.is_finished(),
+                "round {round}: held while nothing changes"
+            );
+            let ctx = format!("ctx{round}");
+            let join = send(&b, post(&publish("room1", &ctx, &ctx, now, json!([])))).await;
+            assert_eq!(join.status, 200);
+            let joined_at = Instant::now();
+            let (answer, at) = held.await.expect("task");
+            let took = at.duration_since(joined_at);
+            assert!(
+                took < Duration::from_millis(200),
+                "round {round}: woken {took:?} after the join"
+            );
+            assert!(answer.sessions().contains(&ctx));
+        }
+    };
+    held_then_join(0).await;
+    redis.restart();
+    // Until both instances' connections are back, requests may get 503.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while send(&a, post(&json!({"r": "room1"}))).await.status != 200
+        || send(&b, post(&json!({"r": "room1"}))).await.status != 200
+    {
+        assert!(Instant::now() < deadline, "service did not resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    held_then_join(1).await;
+    held_then_join(2).await;
+}
