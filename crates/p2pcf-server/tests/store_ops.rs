@@ -121,3 +121,83 @@ async fn concurrent_joins_through_one_redis_instance_are_never_lost() {
     want.sort();
     assert_eq!(seen, want);
 }
+
+#[tokio::test]
+async fn a_redis_outage_shows_in_metrics_and_healthz() {
+    let mut s = server(
+        Kind::Redis,
+        ServerConfig {
+            metrics: true,
+            ..ServerConfig::default()
+        },
+    );
+    let now = now_ms();
+    assert_eq!(
+        send(&s.app, post(&publish("room1", "c", "s", now, json!([]))))
+            .await
+            .status,
+        200
+    );
+    s.redis.as_mut().expect("redis").kill();
+    assert_eq!(send(&s.app, post(&json!({"r": "room1"}))).await.status, 503);
+    assert_eq!(send(&s.app, get("/healthz")).await.status, 503);
+    let text = send(&s.app, get("/metrics")).await.text;
+    assert_eq!(
+        series(
+            &text,
+            "p2pcf_http_requests_total{route=\"poll\",status=\"503\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        series(
+            &text,
+            "p2pcf_http_requests_total{route=\"healthz\",status=\"503\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(series(&text, "p2pcf_store_errors_total"), Some(1.0));
+    assert_eq!(
+        series(&text, "p2pcf_store_keys"),
+        None,
+        "not reported while Redis is down"
+    );
+}
+
+#[test]
+fn store_urls_parse_and_passwords_stay_out_of_logs() {
+    use p2pcf_server::StoreConfig;
+    for url in [
+        "redis://127.0.0.1:6379",
+        "redis://127.0.0.1:6379/2",
+        "rediss://user:pw@redis.example:6380/0",
+        "redis+cluster://10.0.0.1:7000,10.0.0.2:7000",
+        "rediss+cluster://10.0.0.1:7000",
+    ] {
+        assert_eq!(
+            url.parse::<StoreConfig>().expect(url),
+            StoreConfig::Redis { url: url.into() }
+        );
+    }
+    for bad in ["redis:", "redis://", "redis:6379", "postgres://x"] {
+        let e = bad.parse::<StoreConfig>().expect_err(bad).to_string();
+        assert!(e.contains("redis://HOST:PORT[/DB]"), "{bad}: {e}");
+    }
+    let shown = format!(
+        "{:?}",
+        StoreConfig::Redis {
+            url: "rediss://user:secret@redis.example:6380/0".into()
+        }
+    );
+    assert!(!shown.contains("secret"), "{shown}");
+    assert!(shown.contains("redis.example:6380/0"), "{shown}");
+    let toml: StoreConfig = serde_json::from_value(json!({"type": "redis", "url": "redis://h:1"}))
+        .expect("the TOML/serde form");
+    assert_eq!(
+        toml,
+        StoreConfig::Redis {
+            url: "redis://h:1".into()
+        }
+    );
+}
