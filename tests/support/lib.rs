@@ -2,6 +2,8 @@
 //! and unmodified P2PCF pages in Chromium.
 pub mod browser;
 pub mod client;
+pub mod cluster;
+pub mod cluster_proxy;
 pub mod peerjs_browser;
 pub mod peerjs_server;
 pub mod peerjs_ws;
