@@ -3,8 +3,10 @@
 //! instead of half a minute; by default it makes the release build) and
 //! inspected with `dpkg-deb`: control fields and maintainer scripts, the exact file list, the
 //! unit (checked by `systemd-analyze verify` and rated by `systemd-analyze security --offline`),
-//! and the packaged binary started the way the unit starts it, with the packaged config.
-//! Not installed: installing would change this machine's dpkg database and /usr.
+//! the packaged binary started the way the unit starts it, with the packaged config, and an
+//! install, remove and purge with `dpkg --root` into the test's own directory (its own dpkg
+//! database; maintainer scripts run chrootless and leave systemd alone under `DPKG_ROOT`) — never
+//! into this machine's `/`.
 
 use std::path::Path;
 use std::process::Command;
@@ -121,7 +123,49 @@ async fn the_package_holds_the_binary_the_sandboxed_unit_and_the_config() -> any
     )?;
 
     check_unit(&dir, &x)?;
-    serve_as_the_unit_does(&dir, &x).await
+    serve_as_the_unit_does(&dir, &x).await?;
+    install_remove_purge(&dir, deb)
+}
+
+/// `dpkg --root=DIR` install, remove (the edited conffile stays) and purge (nothing stays).
+fn install_remove_purge(dir: &WorkDir, deb: &str) -> anyhow::Result<()> {
+    let root = dir.join("dpkg-root");
+    let admin = root.join("var/lib/dpkg");
+    for sub in ["updates", "info", "triggers"] {
+        std::fs::create_dir_all(admin.join(sub))?;
+    }
+    std::fs::write(admin.join("status"), "")?;
+    std::fs::write(admin.join("available"), "")?;
+    let dpkg = |args: &[&str]| {
+        let mut cmd = Command::new("dpkg");
+        cmd.arg(format!("--root={}", root.display()))
+            .arg(format!("--log={}", dir.join("dpkg.log").display()))
+            // The private database has no libc6 etc.; scripts run outside a chroot.
+            .args(["--force-depends", "--force-script-chrootless"])
+            .args(args);
+        run(&mut cmd)
+    };
+    dpkg(&["-i", deb])?;
+    let status = dpkg(&["-s", "p2pcf-server"])?;
+    ensure!(status.contains("Status: install ok installed"), "{status}");
+    for file in FILES {
+        ensure!(root.join(file).is_file(), "{file} not installed");
+    }
+    let config = root.join("etc/p2pcf/server.toml");
+    std::fs::write(&config, "bind = \"127.0.0.1:9999\"\n")?;
+    dpkg(&["-r", "p2pcf-server"])?;
+    ensure!(
+        !root.join("usr/bin/p2pcf").exists(),
+        "binary left after remove"
+    );
+    ensure!(
+        std::fs::read_to_string(&config)? == "bind = \"127.0.0.1:9999\"\n",
+        "the edited conffile did not survive remove"
+    );
+    dpkg(&["-P", "p2pcf-server"])?;
+    let left: Vec<_> = FILES.iter().filter(|f| root.join(f).exists()).collect();
+    ensure!(left.is_empty(), "left after purge: {left:?}");
+    Ok(())
 }
 
 /// `systemd-analyze verify` (no warning at all) and the sandbox's exposure rating, with
