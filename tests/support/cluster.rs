@@ -74,8 +74,9 @@ pub fn workspace_root() -> anyhow::Result<PathBuf> {
 }
 
 /// The `p2pcf` binary: `$P2PCF_BINARY` if set (e.g. the release build), else
-/// `target/debug/p2pcf`, brought up to date by `cargo build -p p2pcf-cli --bin p2pcf` once per
-/// test process (a no-op when fresh; CI's `nextest run --workspace` has built it already).
+/// `target/debug/p2pcf` as CI's `nextest run --workspace` built it. It is (re)built with
+/// `cargo build -p p2pcf-cli --bin p2pcf`, once per test process, only when missing or older
+/// than a source file of the crates it is made of (running a test alone after an edit).
 pub fn p2pcf_binary() -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     if let Some(binary) = std::env::var_os("P2PCF_BINARY") {
@@ -92,13 +93,26 @@ fn build_p2pcf() -> anyhow::Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
+    let binary = target.join("debug").join("p2pcf");
+    let built_at = std::fs::metadata(&binary).and_then(|m| m.modified()).ok();
+    let sources =
+        ["p2pcf-proto", "p2pcf-server", "p2pcf-cli"].map(|krate| root.join("crates").join(krate));
+    let newest = sources
+        .iter()
+        .filter_map(|dir| newest_mtime(dir))
+        .chain(newest_mtime(&root.join("Cargo.lock")))
+        .max();
+    if let (Some(built), Some(newest)) = (built_at, newest) {
+        if built >= newest {
+            return Ok(binary);
+        }
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
         .args(["build", "--quiet", "-p", "p2pcf-cli", "--bin", "p2pcf"])
         .current_dir(&root)
         .status()
         .context("running cargo build -p p2pcf-cli --bin p2pcf")?;
-    let binary = target.join("debug").join("p2pcf");
     if !status.success() || !binary.exists() {
         bail!(
             "cargo build -p p2pcf-cli --bin p2pcf failed; {} missing",
@@ -106,6 +120,21 @@ fn build_p2pcf() -> anyhow::Result<PathBuf> {
         );
     }
     Ok(binary)
+}
+
+/// The latest modification time of `path` or of any file under it.
+fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    let own = meta.modified().ok();
+    if !meta.is_dir() {
+        return own;
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| newest_mtime(&entry.path()))
+        .chain(own)
+        .max()
 }
 
 /// A child process in its own process group, its stdout and stderr in a log file. Dropping it
