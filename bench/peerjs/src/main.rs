@@ -212,6 +212,7 @@ async fn run(config: &Config, launch: &Launch) -> anyhow::Result<Results> {
             config.pairs, config.window, config.secs
         );
         let mut server = Server::start(kind, launch, "relay")?;
+        eprintln!("   server pid {}", server.pid());
         let relayed = relay::run(&mut server, &relay_config(30 + i as u8)).await?;
         eprintln!("   {}", report::relay_line(&relayed));
         results.relay.push((kind, relayed));

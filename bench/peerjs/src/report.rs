@@ -46,8 +46,14 @@ impl Machine {
                     load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
                 ),
                 format!(
-                    "ours: p2pcf serve (release) at commit {commit}{}; official: npm peer 1.0.2 on node {}",
-                    if dirty.is_empty() { "" } else { " + uncommitted p2pcf-server changes" },
+                    "ours: {}; official: npm peer 1.0.2 on node {}",
+                    match std::env::var("P2PCF_BIN") {
+                        Ok(bin) => format!("{bin} (P2PCF_BIN; tree at commit {commit})"),
+                        Err(_) => format!(
+                            "p2pcf serve (release) built from commit {commit}{}",
+                            if dirty.is_empty() { "" } else { " + uncommitted p2pcf-server changes" }
+                        ),
+                    },
                     out("node", &["--version"])
                 ),
                 format!(
@@ -226,6 +232,14 @@ pub fn print(machine: &Machine, config: &Config, results: &Results, load_after: 
                 "{:.2} / {:.2}",
                 r.server_cpu.as_secs_f64() / r.window_secs,
                 r.generator_cpu.as_secs_f64() / r.window_secs
+            )
+        })
+    });
+    row("(b) relayed msgs per server CPU-second".into(), &|k| {
+        cell(relay(k), |r| {
+            format!(
+                "{:.0}",
+                r.received_in_window as f64 / r.server_cpu.as_secs_f64().max(1e-9)
             )
         })
     });

@@ -54,9 +54,9 @@ impl Server {
         let mut cmd = match kind {
             Kind::Ours => {
                 let mut cmd = Command::new(&launch.ours_bin);
-                cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-                    .args(["--peerjs-path", PEER_PATH.trim_end_matches('/')])
-                    .args(["--peerjs-concurrent-limit", "1000000"]);
+                // Defaults otherwise: PeerJS at /peerjs, concurrent limit 200 000, alive
+                // timeout 90 s, expire timeout 5 s, info logging (to the log file).
+                cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}")]);
                 cmd
             }
             Kind::Official => {
