@@ -153,7 +153,10 @@ impl Incoming {
     /// Parses a text (or binary, read as UTF-8) frame. A JSON value that is not an object is a
     /// message of no type (ignored), as `JSON.parse` + the handler registry treat it.
     pub fn parse(frame: &[u8]) -> Result<Self, FrameError> {
-        let text = String::from_utf8_lossy(frame);
+        let text = match std::str::from_utf8(frame) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(frame),
+        };
         let parsed: Parsed = serde_json::from_str(&text)?;
         Ok(parsed.0)
     }
@@ -273,28 +276,37 @@ impl<'de> Deserialize<'de> for DstValue {
 }
 
 /// Removes insignificant whitespace from valid JSON text (strings are copied verbatim).
+/// Works on bytes: every structural character and JSON whitespace is ASCII, and UTF-8
+/// continuation bytes are never ASCII, so only ASCII bytes are ever dropped.
 pub fn compact(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in json.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
+    let b = json.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < b.len() {
+                    match b[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        _ => i += 1,
+                    }
+                }
+                out.extend_from_slice(&b[start..i.min(b.len())]);
             }
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            if c == '"' {
-                in_string = true;
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            c => {
+                out.push(c);
+                i += 1;
             }
-            out.push(c);
         }
     }
-    out
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The WebSocket query's `id`, `token` and `key`, read as `URLSearchParams` + `Object.fromEntries`
