@@ -141,7 +141,7 @@ async fn same_token_reattach(r: &mut Run) -> anyhow::Result<()> {
         "after re-attach",
         &mut old,
         "still open",
-        Some((Improvement::ReattachClosesOldSocket, CLOSE)),
+        Some((Improvement::OpenOnReattach, CLOSE)),
     )
     .await;
     let mut bob = r.open("bob", "t1").await?;
@@ -257,7 +257,26 @@ async fn relay_overwrites_src_and_strips(r: &mut Run) -> anyhow::Result<()> {
         "string escapes",
         &mut bob,
         &[r#"{"type":"CANDIDATE","src":"<alice>","dst":"<bob>","payload":"éé\"\\/✓"}"#],
-        None,
+        Some((
+            Improvement::PayloadVerbatim,
+            &[r#"{"type":"CANDIDATE","src":"<alice>","dst":"<bob>","payload":"é\u00e9\"\\/✓"}"#],
+        )),
+    )
+    .await;
+    // Number spellings and whitespace.
+    r.send(
+        &mut alice,
+        r#"{"type":"OFFER","dst":"{<bob>}","payload":{ "a" : 1.0, "b": [ 1e2, -0 ] }}"#,
+    )
+    .await?;
+    r.expect_frames(
+        "number spellings, whitespace",
+        &mut bob,
+        &[r#"{"type":"OFFER","src":"<alice>","dst":"<bob>","payload":{"a":1,"b":[100,0]}}"#],
+        Some((
+            Improvement::PayloadVerbatim,
+            &[r#"{"type":"OFFER","src":"<alice>","dst":"<bob>","payload":{"a":1.0,"b":[1e2,-0]}}"#],
+        )),
     )
     .await;
     // No payload: omitted; null payload: kept.
