@@ -115,8 +115,8 @@
 
 pub mod config;
 mod http;
-pub mod listener;
 mod js;
+pub mod listener;
 mod month;
 pub mod ops;
 pub mod peerjs;

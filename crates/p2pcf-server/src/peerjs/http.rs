@@ -88,7 +88,13 @@ pub(crate) async fn handle(hub: Arc<Hub>, req: Request) -> Response {
         return preflight(origin, req.headers());
     }
     let readable = method == Method::GET || method == Method::HEAD;
-    let mut response = match route(rest) {
+    let route = route(rest);
+    if is_websocket_upgrade(req.headers()) && !matches!(route, Route::Socket) {
+        // The official server's `ws` refuses an upgrade on any other path with a bare 400
+        // (`abortHandshake(socket, 400)`), before Express sees the request.
+        return respond(StatusCode::BAD_REQUEST, HTML, "Bad Request".into());
+    }
+    let mut response = match route {
         Route::Socket if method == Method::GET => {
             let query = req.uri().query().unwrap_or("").to_owned();
             let (mut parts, _) = req.into_parts();
@@ -117,6 +123,14 @@ pub(crate) async fn handle(hub: Arc<Hub>, req: Request) -> Response {
         }
     }
     response
+}
+
+/// A request that asks for a WebSocket (`Upgrade: websocket`, any letter case).
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get("upgrade")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
 }
 
 /// `cors({origin: true})` on OPTIONS: 204 with the reflected origin and headers.

@@ -16,6 +16,9 @@ const GOING_AWAY: u16 = 1001;
 const PROTOCOL_ERROR: u16 = 1002;
 const TOO_BIG: u16 = 1009;
 
+/// How long a socket whose peer sent a close frame waits for the handshake to finish.
+const CLOSE_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Accepts the upgrade; the socket then lives in [`run`].
 pub(crate) fn upgrade(hub: Arc<Hub>, ws: WebSocketUpgrade, query: String) -> Response {
     let max = hub.config().max_frame_bytes.max(1);
@@ -57,7 +60,16 @@ async fn run(hub: Arc<Hub>, mut socket: WebSocket, query: String) {
                     hub.message(conn, &data);
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(Message::Close(_))) => {
+                    // tungstenite has queued the echo of the peer's close frame; reading on
+                    // flushes it and then ends the stream, completing the closing handshake as
+                    // the official server's `ws` does (bounded, so a peer that never closes its
+                    // side cannot hold the task).
+                    let drain = async { while socket.recv().await.is_some() {} };
+                    let _ = tokio::time::timeout(CLOSE_DRAIN, drain).await;
+                    break;
+                }
+                None => break,
                 Some(Err(e)) => {
                     let code = close_code_for(e);
                     let _ = socket.send(Message::Close(Some(CloseFrame {
