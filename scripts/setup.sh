@@ -19,6 +19,8 @@ APT_PACKAGES=(
   # multi-instance tests (shared store, load balancer, TLS reverse proxy) and lossy-link tests
   # (network namespaces with an nftables drop rule)
   redis-server haproxy nginx nftables iproute2
+  # the TLS recipe's self-signed certificate; the server's .deb (dpkg-shlibdeps, systemd-analyze)
+  openssl dpkg-dev systemd
 )
 # `P2PCF_SETUP=app` (scripts/start.sh): only what building and running the desktop app needs.
 if [ "${P2PCF_SETUP:-all}" = app ]; then

@@ -586,3 +586,40 @@ async fn failed_peer_shows_the_reason_then_goes_away() -> anyhow::Result<()> {
     server.stop().await?;
     Ok(())
 }
+
+/// With the LAN option the room screen shows what a PeerJS web app on the network passes to
+/// `new Peer(...)`, and the embedded server answers PeerJS on that port and path. (The LAN option
+/// binds 0.0.0.0; the test itself only talks to 127.0.0.1.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lan_option_shows_the_peerjs_options_and_serves_peerjs() -> anyhow::Result<()> {
+    let display = Display::start().await?;
+    let home = instance_home("peerjs-lan")?;
+    let port = unused_port()?;
+    let mut settings = local_settings(&home, "embedded", "https://unused.example", port);
+    settings["lan"] = json!(true);
+    write_settings(&home, settings)?;
+    let app = App::launch(&display, &home, "lan").await?;
+    app.join(&room(), "lan-app").await?;
+    let expected = format!("port: {port}, path: '/peerjs/'}})");
+    app.wait_for_text("#peerjs-lan", &expected, MESSAGE).await?;
+    let shown = app
+        .execute("return document.getElementById('peerjs-lan').innerText")
+        .await?;
+    let shown = shown.as_str().unwrap_or_default().to_owned();
+    assert!(
+        shown.starts_with("PeerJS web apps on your network: new Peer({host: '"),
+        "{shown}"
+    );
+    let id = reqwest::get(format!("http://127.0.0.1:{port}/peerjs/peerjs/id"))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    assert_eq!(
+        id.len(),
+        36,
+        "a UUID from the embedded PeerJS endpoint: {id}"
+    );
+    app.quit().await?;
+    Ok(())
+}

@@ -19,6 +19,7 @@ use conformance::fixtures::{now_ms, one_shot_client, room_id};
 use conformance::runner::{run_case, Case, Step, Target};
 use futures::future::join_all;
 use p2pcf_server::ServerConfig;
+use p2pcf_tests::cluster_proxy::HaproxyCluster;
 use p2pcf_tests::server::TestServer;
 use p2pcf_tests::worker::RealWorker;
 
@@ -158,6 +159,47 @@ async fn origin_quota_is_counted_exactly() {
     let urls = [(Target::Ours, ours.url.clone())];
     report(
         "exact quota",
+        run_group(conformance::cases_origin::exact_quota_cases(), &urls).await,
+    );
+}
+
+/// The same cases through the documented haproxy recipe in front of three `p2pcf serve`
+/// processes sharing one Redis (the steps of a case land on different instances, round robin):
+/// the answers must match the real worker's exactly as the single server's do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_config_cases_through_haproxy_and_three_instances_match_real_worker() {
+    let (worker, cluster) = tokio::join!(
+        RealWorker::start(&[]),
+        HaproxyCluster::start("conformance", 3, &[])
+    );
+    let worker = worker.expect("start worker");
+    let cluster = cluster.expect("start redis-server, 3 instances and haproxy");
+    let urls = [
+        (Target::Worker, worker.url.clone()),
+        (Target::Ours, cluster.haproxy.url.clone()),
+    ];
+    let mut cases = conformance::cases_room::cases();
+    cases.extend(conformance::cases_validation::cases());
+    cases.extend(conformance::cases_http::cases());
+    cases.extend(conformance::cases_origin::default_cases());
+    report("default config via haproxy", run_group(cases, &urls).await);
+}
+
+/// One origin counter for all instances: the exact quota holds across them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_quota_is_counted_exactly_across_instances() {
+    let args = [
+        "--allowed-origins",
+        "https://good.example",
+        "--origin-quota",
+        "3",
+    ];
+    let cluster = HaproxyCluster::start("quota", 3, &args)
+        .await
+        .expect("start redis-server, 3 instances and haproxy");
+    let urls = [(Target::Ours, cluster.haproxy.url.clone())];
+    report(
+        "exact quota via haproxy",
         run_group(conformance::cases_origin::exact_quota_cases(), &urls).await,
     );
 }

@@ -56,6 +56,9 @@ function enterRoom() {
   const lan = $("lan-url");
   lan.classList.toggle("hidden", !current.lanUrl);
   lan.textContent = current.lanUrl ? `Others on your network: use worker URL ${current.lanUrl}` : "";
+  const peerjs = $("peerjs-lan");
+  peerjs.classList.toggle("hidden", !current.peerjsLan);
+  peerjs.textContent = current.peerjsLan ? `PeerJS web apps on your network: ${current.peerjsLan}` : "";
   setStatus("connecting", `Connecting to ${current.workerUrl}…`);
   show("room-screen");
   $("message-input").focus();

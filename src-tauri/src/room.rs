@@ -41,6 +41,8 @@ pub struct JoinInfo {
     pub worker_url: String,
     /// The URL others on the LAN paste as worker URL (embedded server with the LAN option).
     pub lan_url: Option<String>,
+    /// What a PeerJS web app on the LAN passes to `new Peer(...)` (embedded server, LAN option).
+    pub peerjs_lan: Option<String>,
 }
 
 pub struct Room {

@@ -23,6 +23,8 @@ pub struct EmbeddedServer {
     pub url: String,
     /// With the LAN option: the URL others on the network paste as their worker URL.
     pub lan_url: Option<String>,
+    /// With the LAN option: what a PeerJS web app on the network passes to `new Peer(...)`.
+    pub peerjs_lan: Option<String>,
     /// `None` when another process's server is reused.
     running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
@@ -36,8 +38,15 @@ impl EmbeddedServer {
             Ipv4Addr::LOCALHOST
         };
         let url = format!("http://127.0.0.1:{port}");
-        let lan_url = lan.then(|| lan_address().map(|ip| format!("http://{ip}:{port}")));
-        let lan_url = lan_url.flatten();
+        let lan_ip = if lan { lan_address() } else { None };
+        let lan_url = lan_ip.map(|ip| format!("http://{ip}:{port}"));
+        let config = ServerConfig::default();
+        let peerjs_lan = lan_ip.filter(|_| config.peerjs.enabled).map(|ip| {
+            format!(
+                "new Peer({{host: '{ip}', port: {port}, path: '{}'}})",
+                config.peerjs.normalized_path()
+            )
+        });
         match tokio::net::TcpListener::bind(SocketAddr::from((bind, port))).await {
             Ok(listener) => {
                 let (stop, stopped) = oneshot::channel::<()>();
@@ -45,9 +54,7 @@ impl EmbeddedServer {
                     let shutdown = async {
                         let _ = stopped.await;
                     };
-                    if let Err(e) =
-                        p2pcf_server::serve(listener, ServerConfig::default(), shutdown).await
-                    {
+                    if let Err(e) = p2pcf_server::serve(listener, config, shutdown).await {
                         tracing::error!(error = %e, "embedded server stopped");
                     }
                 });
@@ -57,6 +64,7 @@ impl EmbeddedServer {
                     lan,
                     url,
                     lan_url,
+                    peerjs_lan,
                     running: Some((stop, task)),
                 })
             }
@@ -68,6 +76,7 @@ impl EmbeddedServer {
                         lan,
                         url,
                         lan_url,
+                        peerjs_lan,
                         running: None,
                     })
                 } else {

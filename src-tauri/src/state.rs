@@ -41,8 +41,8 @@ impl AppState {
             old.leave().await;
         }
         let settings = load_settings(app)?;
-        let (worker_url, lan_url) = match settings.signalling {
-            SignallingMode::Worker => (settings.worker_url.clone(), None),
+        let (worker_url, lan_url, peerjs_lan) = match settings.signalling {
+            SignallingMode::Worker => (settings.worker_url.clone(), None, None),
             SignallingMode::Embedded => self.ensure_server(settings.port, settings.lan).await?,
         };
         let config = settings
@@ -65,27 +65,36 @@ impl AppState {
             session_id: session_id.to_string(),
             worker_url,
             lan_url,
+            peerjs_lan,
         })
     }
 
-    /// Starts (or keeps, or restarts with new settings) the embedded server; returns its URL
-    /// and the LAN URL.
+    /// Starts (or keeps, or restarts with new settings) the embedded server; returns its URL,
+    /// the LAN URL and the PeerJS options for the LAN.
     async fn ensure_server(
         &self,
         port: u16,
         lan: bool,
-    ) -> Result<(String, Option<String>), AppError> {
+    ) -> Result<(String, Option<String>, Option<String>), AppError> {
         let mut server = self.server.lock().await;
         if let Some(running) = server.as_ref() {
             if running.port == port && running.lan == lan {
-                return Ok((running.url.clone(), running.lan_url.clone()));
+                return Ok((
+                    running.url.clone(),
+                    running.lan_url.clone(),
+                    running.peerjs_lan.clone(),
+                ));
             }
         }
         if let Some(old) = server.take() {
             old.stop().await;
         }
         let started = EmbeddedServer::start(port, lan).await?;
-        let urls = (started.url.clone(), started.lan_url.clone());
+        let urls = (
+            started.url.clone(),
+            started.lan_url.clone(),
+            started.peerjs_lan.clone(),
+        );
         if !started.owned() {
             tracing::info!("using the P2PCF server of another process on port {port}");
         }

@@ -2,7 +2,12 @@
 //! and unmodified P2PCF pages in Chromium.
 pub mod browser;
 pub mod client;
+pub mod cluster;
+pub mod cluster_proxy;
 pub mod netns;
+pub mod peerjs_browser;
+pub mod peerjs_server;
+pub mod peerjs_ws;
 pub mod server;
 pub mod worker;
 

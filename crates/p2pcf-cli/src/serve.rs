@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use p2pcf_server::{ServerConfig, StoreConfig};
+use p2pcf_server::{PeerIdStyle, PeerJsConfig, ServerConfig, StoreConfig};
 use serde::Deserialize;
 
 const DEFAULT_BIND: &str = "127.0.0.1:8787";
@@ -16,11 +16,13 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen one is logged).
     #[arg(long, env = "P2PCF_BIND")]
     bind: Option<SocketAddr>,
-    /// Where rooms live: `memory`, or `file:PATH` to keep them across restarts.
+    /// Where rooms live: `memory`, `file:PATH` to keep them across restarts, or Redis shared
+    /// by several instances: `redis://HOST:PORT[/DB]`, `rediss://…` (TLS),
+    /// `redis+cluster://HOST:PORT[,HOST:PORT…]` (Cluster).
     #[arg(
         long,
         env = "P2PCF_STORE",
-        value_name = "memory|file:PATH",
+        value_name = "memory|file:PATH|redis://HOST:PORT[/DB]",
         conflicts_with = "data_dir"
     )]
     store: Option<StoreConfig>,
@@ -37,6 +39,33 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes (default 1 MiB).
     #[arg(long, env = "P2PCF_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// Serve `GET /metrics` (Prometheus text format).
+    #[arg(long, env = "P2PCF_METRICS")]
+    metrics: bool,
+    /// Where the PeerJS endpoint lives (default `/peerjs`: `new Peer({host, port, path: '/peerjs'})`).
+    #[arg(long, env = "P2PCF_PEERJS_PATH", value_name = "PATH")]
+    peerjs_path: Option<String>,
+    /// The key PeerJS clients must send (default `peerjs`).
+    #[arg(long, env = "P2PCF_PEERJS_KEY")]
+    peerjs_key: Option<String>,
+    /// Messages for an offline PeerJS id wait this long before `EXPIRE` (default 5000).
+    #[arg(long, env = "P2PCF_PEERJS_EXPIRE_TIMEOUT_MS", value_name = "MS")]
+    peerjs_expire_timeout_ms: Option<u64>,
+    /// A PeerJS client without `HEARTBEAT` for this long is disconnected (default 90000).
+    #[arg(long, env = "P2PCF_PEERJS_ALIVE_TIMEOUT_MS", value_name = "MS")]
+    peerjs_alive_timeout_ms: Option<u64>,
+    /// At most this many PeerJS ids at once (default 200000).
+    #[arg(long, env = "P2PCF_PEERJS_CONCURRENT_LIMIT", value_name = "N")]
+    peerjs_concurrent_limit: Option<usize>,
+    /// Answer `GET {path}{key}/peers` with the connected ids.
+    #[arg(long, env = "P2PCF_PEERJS_ALLOW_DISCOVERY")]
+    peerjs_allow_discovery: bool,
+    /// Ids handed out by `GET {path}{key}/id`: `uuid`, or `short` (8 Crockford Base32 chars).
+    #[arg(long, env = "P2PCF_PEERJS_IDS", value_name = "uuid|short")]
+    peerjs_ids: Option<PeerIdStyle>,
+    /// Serve P2PCF only.
+    #[arg(long, env = "P2PCF_NO_PEERJS")]
+    no_peerjs: bool,
     /// TOML file with `bind` and any `ServerConfig` field; flags override it.
     #[arg(long, env = "P2PCF_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -52,6 +81,8 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     store: Option<StoreConfig>,
     vacuum_interval_ms: Option<u64>,
+    peerjs: Option<PeerJsConfig>,
+    metrics: Option<bool>,
 }
 
 fn resolve(args: ServeArgs) -> anyhow::Result<(SocketAddr, ServerConfig)> {
@@ -94,12 +125,41 @@ fn resolve(args: ServeArgs) -> anyhow::Result<(SocketAddr, ServerConfig)> {
         vacuum_interval_ms > 0,
         "vacuum_interval_ms must be at least 1"
     );
+    let mut peerjs = file.peerjs.unwrap_or_default();
+    if args.no_peerjs {
+        peerjs.enabled = false;
+    }
+    if let Some(path) = args.peerjs_path {
+        peerjs.path = path;
+    }
+    if let Some(key) = args.peerjs_key {
+        peerjs.key = key;
+    }
+    peerjs.expire_timeout_ms = args
+        .peerjs_expire_timeout_ms
+        .unwrap_or(peerjs.expire_timeout_ms);
+    peerjs.alive_timeout_ms = args
+        .peerjs_alive_timeout_ms
+        .unwrap_or(peerjs.alive_timeout_ms);
+    peerjs.concurrent_limit = args
+        .peerjs_concurrent_limit
+        .unwrap_or(peerjs.concurrent_limit);
+    peerjs.allow_discovery |= args.peerjs_allow_discovery;
+    peerjs.ids = args.peerjs_ids.unwrap_or(peerjs.ids);
+    anyhow::ensure!(!peerjs.key.is_empty(), "--peerjs-key must not be empty");
+    anyhow::ensure!(
+        peerjs.max_frame_bytes > 0 && peerjs.socket_send_queue > 0,
+        "peerjs max_frame_bytes and socket_send_queue must be at least 1"
+    );
     let config = ServerConfig {
         allowed_origins,
         origin_quota: args.origin_quota.or(file.origin_quota),
         max_body_bytes,
         store,
         vacuum_interval_ms,
+        request_head_timeout_ms: defaults.request_head_timeout_ms,
+        peerjs,
+        metrics: args.metrics || file.metrics.unwrap_or(defaults.metrics),
     };
     Ok((bind, config))
 }
@@ -122,6 +182,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             allowed_origins = ?config.allowed_origins,
             "listening on http://{addr}"
         );
+        if config.peerjs.enabled {
+            tracing::info!(
+                key = %config.peerjs.key,
+                "PeerJS at http://{addr}{path} (new Peer({{host, port, path: '{path}'}}))",
+                path = config.peerjs.normalized_path()
+            );
+        }
         p2pcf_server::serve(listener, config, async {
             crate::signal::shutdown_signal().await;
             tracing::info!("shutting down");
@@ -191,6 +258,70 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir)?;
         Ok(())
+    }
+
+    #[test]
+    fn peerjs_flags_set_the_endpoint() -> anyhow::Result<()> {
+        let (_, config) = parse(&[
+            "--peerjs-path",
+            "/signal",
+            "--peerjs-key",
+            "k",
+            "--peerjs-expire-timeout-ms",
+            "2000",
+            "--peerjs-alive-timeout-ms",
+            "60000",
+            "--peerjs-concurrent-limit",
+            "10",
+            "--peerjs-allow-discovery",
+            "--peerjs-ids",
+            "short",
+        ])?;
+        let expected = PeerJsConfig {
+            path: "/signal".into(),
+            key: "k".into(),
+            expire_timeout_ms: 2000,
+            alive_timeout_ms: 60_000,
+            concurrent_limit: 10,
+            allow_discovery: true,
+            ids: PeerIdStyle::Short,
+            ..PeerJsConfig::default()
+        };
+        assert_eq!(config.peerjs, expected);
+        let (_, config) = parse(&["--no-peerjs"])?;
+        assert!(!config.peerjs.enabled);
+        Ok(())
+    }
+
+    #[test]
+    fn peerjs_table_in_the_config_file_under_flags() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("p2pcf-cli-peerjs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("server.toml");
+        std::fs::write(
+            &file,
+            "[peerjs]\npath = \"/p\"\nkey = \"filekey\"\nqueue_max_bytes_total = 1000\nids = \"short\"\n",
+        )?;
+        let path = file.to_string_lossy().into_owned();
+        let (_, config) = parse(&["--config", &path, "--peerjs-key", "flagkey"])?;
+        assert_eq!(config.peerjs.path, "/p");
+        assert_eq!(config.peerjs.key, "flagkey");
+        assert_eq!(config.peerjs.queue_max_bytes_total, 1000);
+        assert_eq!(config.peerjs.ids, PeerIdStyle::Short);
+        std::fs::write(&file, "[peerjs]\nkeyy = \"typo\"\n")?;
+        assert!(
+            parse(&["--config", &path]).is_err(),
+            "unknown keys are refused"
+        );
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn bad_peerjs_arguments_are_refused() {
+        assert!(parse(&["--peerjs-ids", "long"]).is_err());
+        assert!(parse(&["--peerjs-key", ""]).is_err());
+        assert!(parse(&["--peerjs-expire-timeout-ms", "soon"]).is_err());
     }
 
     #[test]

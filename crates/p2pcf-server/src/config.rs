@@ -24,6 +24,13 @@ pub struct ServerConfig {
     pub store: StoreConfig,
     /// Milliseconds between vacuum passes (the worker vacuums a room at most every 30 s).
     pub vacuum_interval_ms: u64,
+    /// A connection must send its first request head within this many milliseconds (a
+    /// WebSocket upgrade that never finishes is dropped).
+    pub request_head_timeout_ms: u64,
+    /// The PeerJS endpoint (TOML `[peerjs]`).
+    pub peerjs: crate::peerjs::PeerJsConfig,
+    /// Serve `GET /metrics` (Prometheus text format) on the main listener.
+    pub metrics: bool,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +41,9 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             store: StoreConfig::Memory,
             vacuum_interval_ms: 30_000,
+            request_head_timeout_ms: 10_000,
+            peerjs: crate::peerjs::PeerJsConfig::default(),
+            metrics: false,
         }
     }
 }
@@ -49,10 +59,15 @@ impl ServerConfig {
     }
 }
 
-/// Which store keeps the rooms. In TOML: `store = { type = "memory" }` or
-/// `store = { type = "file", path = "/var/lib/p2pcf" }`. As a string (CLI): `memory` or
-/// `file:PATH`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Which store keeps the rooms. In TOML: `store = { type = "memory" }`,
+/// `store = { type = "file", path = "/var/lib/p2pcf" }` or
+/// `store = { type = "redis", url = "redis://127.0.0.1:6379/0" }`. As a string (CLI): `memory`,
+/// `file:PATH`, or the Redis URL itself:
+/// - `redis://[USER:PASSWORD@]HOST:PORT[/DB]` — one Redis server;
+/// - `rediss://…` — the same over TLS (append `#insecure` to accept any certificate);
+/// - `redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]` (or `rediss+cluster://…`) — a
+///   Redis Cluster, from one or more seed nodes.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum StoreConfig {
     /// In memory, lost on restart.
@@ -60,11 +75,35 @@ pub enum StoreConfig {
     Memory,
     /// In memory and written through to files under `path`; survives restarts.
     File { path: PathBuf },
+    /// In Redis, shared by every server instance using the same `url`.
+    Redis { url: String },
 }
 
-/// A `--store` value that is neither `memory` nor `file:PATH`.
+// Debug (the startup log line) hides a Redis password.
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Memory => f.write_str("Memory"),
+            Self::File { path } => f.debug_struct("File").field("path", path).finish(),
+            Self::Redis { url } => {
+                let shown = match (url.find("://"), url.rfind('@')) {
+                    (Some(scheme), Some(at)) if at > scheme => {
+                        format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+                    }
+                    _ => url.clone(),
+                };
+                f.debug_struct("Redis").field("url", &shown).finish()
+            }
+        }
+    }
+}
+
+/// A `--store` value that is neither `memory`, `file:PATH` nor a Redis URL.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("invalid store {0:?}: expected `memory` or `file:PATH`")]
+#[error(
+    "invalid store {0:?}: expected `memory`, `file:PATH`, `redis://HOST:PORT[/DB]`, \
+     `rediss://HOST:PORT[/DB]` or `redis+cluster://HOST:PORT[,HOST:PORT...]`"
+)]
 pub struct ParseStoreError(String);
 
 impl FromStr for StoreConfig {
@@ -74,6 +113,11 @@ impl FromStr for StoreConfig {
         match s.split_once(':') {
             None if s == "memory" => Ok(Self::Memory),
             Some(("file", path)) if !path.is_empty() => Ok(Self::File { path: path.into() }),
+            Some(("redis" | "rediss" | "redis+cluster" | "rediss+cluster", rest))
+                if rest.len() > 2 && rest.starts_with("//") =>
+            {
+                Ok(Self::Redis { url: s.to_owned() })
+            }
             _ => Err(ParseStoreError(s.to_owned())),
         }
     }

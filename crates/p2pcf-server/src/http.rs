@@ -14,6 +14,7 @@ use rand::distributions::{Alphanumeric, DistString};
 
 use crate::config::ServerConfig;
 use crate::month::month_key;
+use crate::ops::{Metrics, StoreOp};
 use crate::request::{self, Rejection};
 use crate::room::PollOutcome;
 use crate::store::{MemoryStore, Store, StoreError};
@@ -28,6 +29,8 @@ pub struct AppState {
     config: Arc<ServerConfig>,
     store: Arc<dyn Store>,
     watch: RoomWatch,
+    metrics: Arc<Metrics>,
+    peerjs: Option<Arc<crate::peerjs::Hub>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -44,16 +47,26 @@ impl AppState {
         let store: Arc<dyn Store> = match &config.store {
             crate::StoreConfig::Memory => Arc::new(MemoryStore::new()),
             crate::StoreConfig::File { path } => Arc::new(crate::store::FileStore::open(path)?),
+            crate::StoreConfig::Redis { url } => Arc::new(crate::store::RedisStore::open(
+                url,
+                crate::store::RedisOptions::default(),
+            )?),
         };
         Ok(Self::with_store(config, store))
     }
 
     /// State over a store of your own (`config.store` is ignored).
     pub fn with_store(config: ServerConfig, store: Arc<dyn Store>) -> Self {
+        let peerjs = config
+            .peerjs
+            .enabled
+            .then(|| crate::peerjs::Hub::new(config.peerjs.clone()));
         Self {
+            peerjs,
             config: Arc::new(config),
+            watch: RoomWatch::new(store.change_feed()),
             store,
-            watch: RoomWatch::new(),
+            metrics: Arc::new(Metrics::default()),
         }
     }
 
@@ -72,6 +85,16 @@ impl AppState {
         &self.store
     }
 
+    /// The counters behind `/metrics` (register more series with [`Metrics::register`]).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The PeerJS endpoint's state, when enabled.
+    pub fn peerjs(&self) -> Option<&Arc<crate::peerjs::Hub>> {
+        self.peerjs.as_ref()
+    }
+
     /// The configuration behind this state.
     pub fn config(&self) -> &ServerConfig {
         &self.config
@@ -81,7 +104,18 @@ impl AppState {
 /// The worker as an axum router: every path, every method. Vacuum is not started here (see
 /// [`crate::serve`]); expired entries are hidden regardless.
 pub fn router(state: AppState) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    // Other methods on these paths are worker requests like on any path.
+    let mut ops = Router::new().route(
+        "/healthz",
+        axum::routing::get(crate::ops::healthz).fallback(handle),
+    );
+    if state.config.metrics {
+        ops = ops.route(
+            "/metrics",
+            axum::routing::get(crate::ops::metrics).fallback(handle),
+        );
+    }
+    ops.fallback(handle).with_state(state)
 }
 
 fn now_ms() -> f64 {
@@ -91,10 +125,35 @@ fn now_ms() -> f64 {
 }
 
 async fn handle(State(state): State<AppState>, req: Request) -> Response {
+    if let Some(hub) = state.peerjs.as_ref() {
+        if crate::peerjs::claims(hub, req.uri().path()) {
+            return crate::peerjs::handle(hub.clone(), req).await;
+        }
+    }
     let method = req.method().clone();
+    let label = route_label(&req);
     let response = route(&state, req).await;
+    state.metrics.request(label, response.status());
     tracing::debug!(%method, status = response.status().as_u16(), "request");
     response
+}
+
+/// The `route` label of `p2pcf_http_requests_total`.
+fn route_label(req: &Request) -> &'static str {
+    let method = req.method();
+    if method == Method::GET {
+        "page"
+    } else if method == Method::OPTIONS {
+        "options"
+    } else if method == Method::DELETE
+        || header(req.headers(), "x-worker-method").as_deref() == Some("DELETE")
+    {
+        "leave"
+    } else if method == Method::POST {
+        "poll"
+    } else {
+        "other"
+    }
 }
 
 async fn route(state: &AppState, req: Request) -> Response {
@@ -131,28 +190,34 @@ async fn route(state: &AppState, req: Request) -> Response {
     } else {
         let room = payload.get("r").and_then(|r| r.as_str());
         let now = match (room, wait) {
-            (Some(room), Some((since, wait))) if state.watch.version(room) == since => {
-                state.watch.wait_change(room, since, wait).await;
-                now_ms()
+            (Some(room), Some((since, wait))) => {
+                let _held = state.metrics.held_poll();
+                if state.watch.hold(room, since, wait).await {
+                    now_ms()
+                } else {
+                    now
+                }
             }
             _ => now,
         };
-        let version = room.map(|room| state.watch.version(room));
-        poll(state, &payload, now).await.map(|mut answer| {
-            if let Some(version) = version {
+        let local_version = room.and_then(|room| state.watch.local_version(room));
+        poll(state, &payload, now)
+            .await
+            .map(|(mut answer, version)| {
+                if let Some(version) = version.or(local_version) {
+                    answer
+                        .headers_mut()
+                        .insert(VERSION_HEADER, HeaderValue::from(version));
+                }
                 answer
-                    .headers_mut()
-                    .insert(VERSION_HEADER, HeaderValue::from(version));
-            }
-            answer
-        })
+            })
     };
     match result {
         Ok(answer) => answer,
         Err(Failure::Rejected(Rejection(text))) => cors(StatusCode::BAD_REQUEST, text),
         Err(Failure::Store(e)) => {
             tracing::error!(error = %e, "store failure");
-            cors(StatusCode::INTERNAL_SERVER_ERROR, "Internal error".into())
+            cors(StatusCode::SERVICE_UNAVAILABLE, STORE_UNAVAILABLE.into())
         }
     }
 }
@@ -176,20 +241,43 @@ impl From<StoreError> for Failure {
 
 type Payload = serde_json::Map<String, serde_json::Value>;
 
-async fn poll(state: &AppState, payload: &Payload, now: f64) -> Result<Response, Failure> {
+/// The answer when the store fails (Redis down): 503, retry later.
+const STORE_UNAVAILABLE: &str =
+    "Service unavailable: the room store cannot be reached, retry later";
+
+/// Times a store operation for `/metrics`.
+async fn timed<T>(
+    state: &AppState,
+    op: StoreOp,
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let started = std::time::Instant::now();
+    let result = work.await;
+    state.metrics.store(op, started.elapsed(), result.is_ok());
+    result
+}
+
+/// The poll's answer and the room's version when the store keeps versions.
+async fn poll(
+    state: &AppState,
+    payload: &Payload,
+    now: f64,
+) -> Result<(Response, Option<u64>), Failure> {
     let req = request::poll_request(payload, now)?;
     let delete_key = match req.packages {
         Some(_) => Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
         None => String::new(),
     };
     let mut outcome = PollOutcome::default();
-    state
-        .store
-        .update_room(&req.room, &mut |room| {
+    let version = timed(
+        state,
+        StoreOp::Update,
+        state.store.update_room_versioned(&req.room, &mut |room| {
             outcome = room.poll(&req, now, &delete_key);
             outcome.changed
-        })
-        .await?;
+        }),
+    )
+    .await?;
     if outcome.changed {
         state.watch.bump(req.room.as_str());
     }
@@ -198,19 +286,21 @@ async fn poll(state: &AppState, payload: &Payload, now: f64) -> Result<Response,
             tracing::info!(room = %req.room, context = %peer.context_id, "peer joined");
         }
     }
-    Ok(cors(StatusCode::OK, outcome.body))
+    Ok((cors(StatusCode::OK, outcome.body), version))
 }
 
 async fn leave(state: &AppState, payload: &Payload, now: f64) -> Result<Response, Failure> {
     let req = request::leave_request(payload, now)?;
     let mut left = false;
-    state
-        .store
-        .update_room(&req.room, &mut |room| {
+    timed(
+        state,
+        StoreOp::Update,
+        state.store.update_room(&req.room, &mut |room| {
             left = room.leave(&req, now);
             left
-        })
-        .await?;
+        }),
+    )
+    .await?;
     if !left {
         return Ok(cors(StatusCode::NOT_FOUND, "No delete key".into()));
     }
@@ -238,16 +328,18 @@ async fn origin_policy(state: &AppState, headers: &HeaderMap, now: f64) -> Optio
     if quota == 0 {
         return Some(plain(StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
-    match state
-        .store
-        .incr_origin_count(&origin, &month_key(now))
-        .await
+    match timed(
+        state,
+        StoreOp::Incr,
+        state.store.incr_origin_count(&origin, &month_key(now)),
+    )
+    .await
     {
         Ok(count) if count > quota => Some(plain(StatusCode::TOO_MANY_REQUESTS, "Over quota")),
         Ok(_) => None,
         Err(e) => {
             tracing::error!(error = %e, "origin counter failed");
-            Some(plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal error"))
+            Some(plain(StatusCode::SERVICE_UNAVAILABLE, STORE_UNAVAILABLE))
         }
     }
 }

@@ -55,11 +55,71 @@
 //!    object keys inside packages come out sorted (the worker keeps insertion order, with
 //!    integer-like keys first).
 //! 10. **Health page**: always says storage is configured (there is always a store).
+//! 11. **Operations**: `GET /healthz` answers `ok` (200) only while the store answers, else 503;
+//!     `GET /metrics` (when `ServerConfig::metrics` is set) answers Prometheus text. Any other
+//!     method on these paths, and every other path, is the worker's. When the store fails
+//!     (Redis unreachable) a request gets 503 `Service unavailable: the room store cannot be
+//!     reached, retry later` (the worker would throw a 500).
+//!
+//! # PeerJS endpoint (npm `peer` 1.0.2, same wire)
+//!
+//! With [`PeerJsConfig::enabled`] (the default), [`router`] also serves PeerJS under
+//! `config.peerjs.path` (default `/peerjs`): `GET {path}` (JSON), `GET {path}{key}/id`,
+//! `GET {path}{key}/peers`, the WebSocket at `{path}peerjs?key=&id=&token=`, CORS as the official
+//! server (`cors({origin: true})`). The protocol is [`peerjs::realm::Realm`], a sans-IO state
+//! machine; [`peerjs::Hub`] is the shell around it. Deliberate differences from the official
+//! server:
+//!
+//! 1. **`OPEN` on a same-token re-attach** (the official server re-attaches silently, so a
+//!    client whose old socket is half-open never gets `open` after `reconnect()`); the old
+//!    socket is closed and the id's liveness restarts.
+//! 2. **Bounded offline queues**: per destination (`queue_max_messages_per_peer` 128,
+//!    `queue_max_bytes_per_peer` 256 KiB), per sender (`queue_max_messages_per_sender` 512,
+//!    `queue_max_bytes_per_sender` 1 MiB) and in total (`queue_max_bytes_total` 64 MiB). A
+//!    refused message is dropped and its sender gets `EXPIRE` for that destination at once,
+//!    unless an earlier message of the same pair is queued (then the `EXPIRE` comes on expiry).
+//!    The official queues are unbounded.
+//! 3. **Frame size limit**: WebSocket messages over `max_frame_bytes` (64 KiB) close that socket
+//!    with 1009 (official: 100 MiB, `ws`'s default).
+//! 4. **Concurrent limit** 200 000 ids by default (official 5000), same `ERROR` text and close.
+//! 5. **Invalid frames never wedge or close a socket**: non-JSON, non-objects, unknown types,
+//!    a `dst` that is not a string are ignored and the socket keeps working (the official CLI
+//!    wedges the socket on invalid JSON; an embedding without an `error` listener crashes). A
+//!    `dst` that is a number, `true` or an object is dropped (the official server queues it
+//!    under that value and later sends an `EXPIRE` whose `src` is not a string).
+//! 6. **Ids the client would reject are refused**: an id not matching the client's
+//!    `/^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$/` or longer than 256 bytes gets `ERROR`
+//!    "Invalid id provided" and a close; a token over 256 bytes gets "Invalid token provided".
+//! 7. **Short ids** as an option (`ids = "short"`, `--peerjs-ids short`): 8 Crockford Base32
+//!    characters, 40 random bits; the default is a UUID v4 like `crypto.randomUUID()`.
+//! 8. **`LEAVE` without `dst`** deregisters the sender and closes its socket; that socket never
+//!    speaks for the id again, so a later holder of the id is not deregistered when it closes
+//!    (the official server leaves the socket open, still relaying as that id, and deregisters
+//!    the new holder when the old socket closes).
+//! 9. **Client-sent `LEAVE`/`EXPIRE` with a `dst` are relayed, as upstream.** This is kept on
+//!    purpose: `src` is always overwritten with the sender's own id, so a client can only say
+//!    "I am leaving / unavailable" about itself (the recipient closes its connections to the
+//!    sender, or reports the sender as unavailable) — never about a third peer.
+//! 10. **Dead sockets**: relaying to a socket that is gone or has `socket_send_queue` (256)
+//!     frames unwritten closes it and answers `LEAVE` to the sender (the official server does
+//!     this only when `send` throws). The socket is deregistered at once.
+//! 11. **Expiry precision**: `EXPIRE` is sent `expire_timeout` after the queue was created,
+//!     checked every 100 ms (official: every 1000 ms, so 5.0–6.0 s).
+//! 12. **Payload bytes**: `payload` is forwarded as the client sent it, minus insignificant
+//!     whitespace (the official server re-serialises it: number spellings like `1.0` → `1`,
+//!     escapes like `\u0041` → `A` and duplicate keys are normalised there, kept here).
+//! 13. **HTTP details**: no `X-Powered-By` and no `ETag` headers.
+//! 14. **Stalled connections**: every connection must send its first request head within
+//!     `request_head_timeout_ms` (10 s), so upgrades that never finish do not hold resources
+//!     (the official server has no such timeout). Graceful shutdown closes sockets with 1001.
 
 pub mod config;
 mod http;
 mod js;
+pub mod listener;
 mod month;
+pub mod ops;
+pub mod peerjs;
 pub mod request;
 pub mod room;
 pub mod store;
@@ -71,7 +131,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use config::{ServerConfig, StoreConfig, DEFAULT_ORIGIN_QUOTA};
 pub use http::{router, AppState};
 pub use month::month_key;
-pub use store::{FileStore, MemoryStore, Store, StoreError, VacuumReport};
+pub use peerjs::{PeerIdStyle, PeerJsConfig};
+pub use store::{
+    FileStore, MemoryStore, RedisOptions, RedisStore, Store, StoreError, VacuumReport,
+};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -92,8 +155,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let vacuum_every = Duration::from_millis(config.vacuum_interval_ms.max(1));
+    let head_timeout = Duration::from_millis(config.request_head_timeout_ms.max(1));
     let state = AppState::new(config)?;
     let store = state.store().clone();
+    if let Err(e) = store.check().await {
+        tracing::warn!(error = %e, "the store does not answer yet; requests get 503 until it does");
+    }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
 
     let vacuum_store = store.clone();
@@ -121,12 +188,18 @@ pub async fn serve(
         tracing::debug!(%addr, "serving");
     }
     let held_polls = state.clone();
+    let peerjs = state.peerjs().cloned();
+    let listener = listener::TimedListener::new(listener, head_timeout);
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
             held_polls.release_waiting_polls();
         })
         .await;
+    if let Some(hub) = peerjs {
+        // Upgraded sockets are not connections axum waits for: close them with 1001.
+        hub.shut_down(Duration::from_secs(5)).await;
+    }
     let _ = stop_tx.send(true);
     let _ = vacuum.await;
     store.flush().await?;

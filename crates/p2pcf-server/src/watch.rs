@@ -7,15 +7,19 @@
 //! once without a version, which is how clients detect that the extension is absent and keep to
 //! plain polling. Browsers never send the headers, so CORS is unaffected.
 //!
-//! Counters live in this process (a multi-instance deployment would carry them over the shared
-//! store, e.g. Redis pub/sub). They start at a random base so a restarted server does not reuse
-//! a version a client already holds.
+//! With a store kept in this process, counters live here and start at a random base so a
+//! restarted server does not reuse a version a client already holds. With a store shared by
+//! several instances (Redis), the store keeps them ([`ChangeFeed`]): the version in an answer is
+//! the one the store read or wrote with the room, and a poll held on instance A is woken by a
+//! change made through instance B (Redis pub/sub).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
+
+use crate::store::ChangeFeed;
 
 /// The longest a poll is held.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -30,15 +34,18 @@ pub(crate) struct RoomWatch {
 }
 
 struct Inner {
+    shared: Option<Arc<dyn ChangeFeed>>,
     base: u64,
     rooms: Mutex<HashMap<String, watch::Sender<u64>>>,
     closing: watch::Sender<bool>,
 }
 
 impl RoomWatch {
-    pub fn new() -> Self {
+    /// Counters of the store's [`ChangeFeed`] when it has one, else counters in this process.
+    pub fn new(shared: Option<Arc<dyn ChangeFeed>>) -> Self {
         Self {
             inner: Arc::new(Inner {
+                shared,
                 base: u64::from(rand::random::<u32>()) << 16,
                 rooms: Mutex::new(HashMap::new()),
                 closing: watch::channel(false).0,
@@ -54,19 +61,65 @@ impl RoomWatch {
             .clone()
     }
 
-    /// The room's current change counter.
-    pub fn version(&self, room: &str) -> u64 {
+    /// The room's change counter kept in this process (`None` when the store keeps them).
+    pub fn local_version(&self, room: &str) -> Option<u64> {
+        self.inner.shared.is_none().then(|| self.version(room))
+    }
+
+    /// Holds the poll while the room's counter is `since` (at most `wait`); true if it was held
+    /// (so the answer must be computed at a new time).
+    pub async fn hold(&self, room: &str, since: u64, wait: Duration) -> bool {
+        let Some(shared) = &self.inner.shared else {
+            if self.version(room) != since {
+                return false;
+            }
+            self.wait_change(room, since, wait).await;
+            return true;
+        };
+        // Listen first, then read: a change after the read is seen by the receiver.
+        let mut changes = match shared.subscribe(room).await {
+            Ok(rx) => rx,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot hold poll: change feed unavailable");
+                return false;
+            }
+        };
+        match shared.version(room).await {
+            Ok(v) if v == since => {}
+            Ok(_) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot hold poll: version unavailable");
+                return false;
+            }
+        }
+        let mut closing = self.inner.closing.subscribe();
+        if *closing.borrow() {
+            return true;
+        }
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = closing.wait_for(|c| *c) => {}
+            _ = tokio::time::sleep(wait.min(MAX_WAIT)) => {}
+        }
+        true
+    }
+
+    /// The room's current change counter (kept in this process).
+    fn version(&self, room: &str) -> u64 {
         let rooms = self.inner.rooms.lock().unwrap_or_else(|e| e.into_inner());
         rooms.get(room).map_or(self.inner.base, |tx| *tx.borrow())
     }
 
-    /// Records a change and wakes the room's waiters.
+    /// Records a change and wakes the room's waiters (the store does it when it keeps counters).
     pub fn bump(&self, room: &str) {
+        if self.inner.shared.is_some() {
+            return;
+        }
         self.sender(room).send_modify(|v| *v += 1);
     }
 
     /// Waits until the room's counter differs from `since`, `wait` passed, or the server closes.
-    pub async fn wait_change(&self, room: &str, since: u64, wait: Duration) {
+    async fn wait_change(&self, room: &str, since: u64, wait: Duration) {
         let mut changes = self.sender(room).subscribe();
         let mut closing = self.inner.closing.subscribe();
         if *closing.borrow() {
@@ -87,6 +140,9 @@ impl RoomWatch {
 
     /// Forgets rooms nobody waits on and nothing changed in lately (called by vacuum).
     pub fn prune(&self) {
+        if let Some(shared) = &self.inner.shared {
+            shared.prune();
+        }
         let mut rooms = self.inner.rooms.lock().unwrap_or_else(|e| e.into_inner());
         rooms.retain(|_, tx| tx.receiver_count() > 0);
     }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::memory::{ChangeSink, MemoryStore};
-use super::{RoomUpdate, Store, StoreError, VacuumReport};
+use super::{RoomUpdate, Store, StoreError, StoreStats, VacuumReport};
 use crate::room::{Room, RoomId};
 
 const ORIGINS_FILE: &str = "origin-counts.json";
@@ -194,6 +194,10 @@ impl Store for FileStore {
         let report = self.mem.vacuum_now(now_ms);
         self.save_origins()?;
         Ok(report)
+    }
+
+    async fn stats(&self) -> StoreStats {
+        self.mem.stats_now()
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

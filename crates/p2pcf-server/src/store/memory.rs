@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{RoomUpdate, Store, StoreError, VacuumReport};
+use super::{RoomUpdate, Store, StoreError, StoreStats, VacuumReport};
 use crate::month::month_key;
 use crate::room::{Room, RoomId};
 
@@ -143,6 +143,24 @@ impl MemoryStore {
     pub fn room_count(&self) -> usize {
         self.shards.iter().map(|s| lock(s).len()).sum()
     }
+
+    /// Rooms and entries held (for metrics).
+    pub fn stats_now(&self) -> StoreStats {
+        let (mut rooms, mut entries) = (0u64, 0u64);
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            rooms += shard.len() as u64;
+            entries += shard
+                .values()
+                .map(|r| r.slots.iter().flatten().count() as u64)
+                .sum::<u64>();
+        }
+        StoreStats {
+            rooms: Some(rooms),
+            entries: Some(entries),
+            keys: None,
+        }
+    }
 }
 
 #[async_trait]
@@ -165,5 +183,9 @@ impl Store for MemoryStore {
 
     async fn vacuum(&self, now_ms: f64) -> Result<VacuumReport, StoreError> {
         Ok(self.vacuum_now(now_ms))
+    }
+
+    async fn stats(&self) -> StoreStats {
+        self.stats_now()
     }
 }

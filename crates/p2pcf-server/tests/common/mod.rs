@@ -1,6 +1,8 @@
 //! Helpers for the HTTP-level tests: a router over either store, requests, answers.
 #![allow(dead_code)]
 
+pub mod redis_server;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,7 +12,9 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use p2pcf_server::{router, AppState, FileStore, MemoryStore, ServerConfig, Store};
+use p2pcf_server::{
+    router, AppState, FileStore, MemoryStore, RedisOptions, RedisStore, ServerConfig, Store,
+};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -20,6 +24,8 @@ pub const DTLS: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 pub enum Kind {
     Memory,
     File,
+    /// A real redis-server started for the test.
+    Redis,
 }
 
 /// A temporary directory removed on drop.
@@ -55,9 +61,11 @@ pub struct Server {
     pub app: Router,
     pub store: Arc<dyn Store>,
     pub dir: Option<TempDir>,
+    pub redis: Option<redis_server::RedisServer>,
 }
 
 pub fn server(kind: Kind, config: ServerConfig) -> Server {
+    let mut redis = None;
     let (store, dir): (Arc<dyn Store>, _) = match kind {
         Kind::Memory => (Arc::new(MemoryStore::new()), None),
         Kind::File => {
@@ -67,12 +75,19 @@ pub fn server(kind: Kind, config: ServerConfig) -> Server {
                 Some(dir),
             )
         }
+        Kind::Redis => {
+            let server = redis_server::RedisServer::start();
+            let store = RedisStore::open(&server.url(), RedisOptions::default()).expect("open");
+            redis = Some(server);
+            (Arc::new(store), None)
+        }
     };
     let state = AppState::with_store(config, store.clone());
     Server {
         app: router(state),
         store,
         dir,
+        redis,
     }
 }
 
@@ -158,7 +173,7 @@ pub fn peer(room: &str, ctx: &str, session: &str, t: f64) -> Value {
     })
 }
 
-/// Runs one async test body over the memory store and the file store.
+/// Runs one async test body over the memory store, the file store and a Redis store.
 #[macro_export]
 macro_rules! both_stores {
     ($name:ident, $body:path) => {
@@ -171,6 +186,10 @@ macro_rules! both_stores {
             #[tokio::test]
             async fn file_store() {
                 $body(common::Kind::File).await
+            }
+            #[tokio::test]
+            async fn redis_store() {
+                $body(common::Kind::Redis).await
             }
         }
     };
