@@ -105,12 +105,17 @@ impl Haproxy {
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             match service.wait_listening(addr).await {
                 Ok(()) => {
+                    // haproxy may accept on its port before the stats socket exists.
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+                    while !socket.exists() && tokio::time::Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
                     return Ok(Self {
                         url: format!("http://{addr}"),
                         addr,
                         socket,
                         service,
-                    })
+                    });
                 }
                 Err(e) => last = Some(e),
             }
