@@ -200,12 +200,7 @@ impl Service {
 
     fn signal_group(&mut self) {
         if let Some(pgid) = self.pgid {
-            // `kill` the utility: the workspace forbids unsafe code (no libc::killpg).
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pgid}")])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            crate::process::kill_process_group(pgid);
         }
     }
 

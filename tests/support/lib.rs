@@ -8,6 +8,7 @@ pub mod netns;
 pub mod peerjs_browser;
 pub mod peerjs_server;
 pub mod peerjs_ws;
+pub mod process;
 pub mod server;
 pub mod worker;
 

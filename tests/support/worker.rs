@@ -13,9 +13,11 @@ pub fn js_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
 }
 
-/// A running miniflare instance serving the upstream worker. Killed on drop.
+/// A running miniflare instance serving the upstream worker. Killed on drop, together with the
+/// `workerd` process miniflare starts (a SIGKILL of node alone would orphan it).
 pub struct RealWorker {
     pub url: String,
+    _group: GroupGuard,
     _child: Child,
 }
 
@@ -28,6 +30,7 @@ impl RealWorker {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
+            .process_group(0)
             .kill_on_drop(true);
         for (name, value) in bindings {
             cmd.env(name, value);
@@ -35,6 +38,7 @@ impl RealWorker {
         let mut child = cmd
             .spawn()
             .context("spawning `node worker.mjs` (run `npm ci` in tests/js first)")?;
+        let group = GroupGuard(child.id());
         let stdout = child.stdout.take().context("worker stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
@@ -50,6 +54,21 @@ impl RealWorker {
             .to_string();
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Self { url, _child: child })
+        Ok(Self {
+            url,
+            _group: group,
+            _child: child,
+        })
+    }
+}
+
+/// Kills the process group on drop, so a failed start does not leave `workerd` behind either.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            crate::process::kill_process_group(pgid);
+        }
     }
 }
